@@ -1,0 +1,809 @@
+//! Expressions: names, operators, calls, and the unit rules.
+//!
+//! Takes syntax expressions and the scope they appear in; gives typed
+//! [`TExpr`]s, with every literal converted to SI. The unit rules:
+//! `+ -` and comparisons need equal dimensions, `* /` combine them, `^`
+//! needs a constant exponent, transcendental functions need dimensionless
+//! arguments. Affine temperatures: point − point is a delta, point ± delta
+//! is a point; adding points, scaling a point, or comparing a point with a
+//! delta is `affine-misuse`.
+
+use super::types::{Affinity, Quantity, Ty};
+use super::units::Generic;
+use super::{Checker, Global};
+use crate::diagnostic::{Diagnostic, Kind};
+use crate::hir::{Ref, TExpr, TExprKind};
+use crate::span::Span;
+use crate::syntax::ast::{Arg, BinOp, Expr, ExprKind, Path, UnOp};
+use crate::units::{Dimension, Rational};
+
+/// Where an expression is being checked, which decides what names mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// A `const` or other compile-time context: constants only.
+    Const,
+    /// A function body: its parameters and constants.
+    Fn(usize),
+    /// The innermost body on the checker's stack.
+    Body,
+    /// A scenario or test against a twin.
+    Run(usize),
+}
+
+pub(crate) fn texpr(kind: TExprKind, ty: Ty, span: Span) -> TExpr {
+    TExpr { kind, ty, span }
+}
+
+pub(crate) fn error_expr(span: Span) -> TExpr {
+    texpr(TExprKind::Error, Ty::Error, span)
+}
+
+/// A rational close to `x` with a small denominator, for unit exponents.
+fn as_rational(x: f64) -> Option<Rational> {
+    (1..=12).find_map(|d| {
+        let n = x * d as f64;
+        (n.fract().abs() < 1e-9 && n.abs() < 1e6).then(|| Rational::new(n.round() as i32, d))?
+    })
+}
+
+impl Checker {
+    pub(crate) fn check_const_scope_expr(&mut self, m: usize, e: &Expr) -> TExpr {
+        self.expr(m, Scope::Const, e, &[])
+    }
+
+    /// Checks an expression.
+    pub(crate) fn expr(&mut self, m: usize, scope: Scope, e: &Expr, generics: &[Generic]) -> TExpr {
+        let span = e.span;
+        match &e.kind {
+            ExprKind::Number(n) => {
+                if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                    texpr(TExprKind::Int(*n as i64), Ty::Int, span)
+                } else {
+                    texpr(TExprKind::Real(*n), Ty::NUMBER, span)
+                }
+            }
+            ExprKind::Quantity(n, unit) => {
+                let text = self.text(span).to_string();
+                match self.quantity_literal(m, *n, unit, span, &text, generics) {
+                    Some((si, q)) => texpr(TExprKind::Real(si), Ty::Real(q), span),
+                    None => error_expr(span),
+                }
+            }
+            ExprKind::Bool(b) => texpr(TExprKind::Bool(*b), Ty::Bool, span),
+            ExprKind::Str(s) => {
+                let text: String = s
+                    .parts
+                    .iter()
+                    .map(|p| match p {
+                        crate::syntax::ast::StrPart::Text(t) => t.clone(),
+                        crate::syntax::ast::StrPart::Interp(_) => String::new(),
+                    })
+                    .collect();
+                texpr(TExprKind::Str(text), Ty::Str, span)
+            }
+            ExprKind::Paren(inner) => {
+                let mut t = self.expr(m, scope, inner, generics);
+                t.span = span;
+                t
+            }
+            ExprKind::Path(path) => self.path_expr(m, scope, path),
+            ExprKind::Unary(op, x) => self.unary(m, scope, *op, x, span, generics),
+            ExprKind::Binary(op, a, b) => self.binary(m, scope, *op, a, b, span, generics),
+            ExprKind::If(c, a, b) => {
+                let c = self.expr(m, scope, c, generics);
+                self.expect_bool(&c, "an `if` condition");
+                let ta = self.expr(m, scope, a, generics);
+                let tb = self.expr(m, scope, b, generics);
+                let ty = self.join(&ta, &tb, a, b, generics, "the two branches of `if`");
+                texpr(TExprKind::If(Box::new(c), Box::new(ta), Box::new(tb)), ty, span)
+            }
+            ExprKind::Call(path, args) => self.call(m, scope, path, args, span, generics),
+            ExprKind::Der(x) => self.der_expr(scope, x),
+            ExprKind::Error => error_expr(span),
+        }
+    }
+
+    /// The source text a span covers.
+    pub(crate) fn text(&self, span: Span) -> &str {
+        self.texts
+            .get(&span.file)
+            .and_then(|t| t.get(span.range()))
+            .unwrap_or("")
+    }
+
+    /// The unit an operand was written in, when it is evident from the
+    /// source (a literal's unit, a signal's declared unit).
+    pub(crate) fn shown_unit(&self, scope: Scope, e: &Expr) -> Option<String> {
+        match &e.kind {
+            ExprKind::Quantity(_, u) => Some(u.to_compact()),
+            ExprKind::Paren(x) => self.shown_unit(scope, x),
+            ExprKind::Path(p) if p.segments.len() == 1 => {
+                let name = &p.segments[0].name;
+                match scope {
+                    Scope::Body => {
+                        let b = self.stack.last()?;
+                        let id = b.member_named(name)?;
+                        let text = &b.members[id].unit.text;
+                        (!text.is_empty()).then(|| text.clone())
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn describe_operand(&self, scope: Scope, e: &Expr, t: &TExpr, generics: &[Generic]) -> String {
+        match t.ty.quantity() {
+            Some(q) => self.describe_quantity(&q, self.shown_unit(scope, e).as_deref(), generics),
+            None => format!("`{}`", self.type_name(&t.ty)),
+        }
+    }
+
+    /// A type's name for messages.
+    pub(crate) fn type_name(&self, ty: &Ty) -> String {
+        match ty {
+            Ty::Real(q) => q.dim.si_symbol(),
+            Ty::Int => "Int".into(),
+            Ty::Bool => "Bool".into(),
+            Ty::Enum(e) => self.program.enums.get(*e).map_or("enum".into(), |e| e.name.clone()),
+            Ty::Str => "string".into(),
+            Ty::Error => "?".into(),
+        }
+    }
+
+    fn unary(&mut self, m: usize, scope: Scope, op: UnOp, x: &Expr, span: Span, g: &[Generic]) -> TExpr {
+        let t = self.expr(m, scope, x, g);
+        let ty = match (op, &t.ty) {
+            (_, Ty::Error) => Ty::Error,
+            (UnOp::Not, Ty::Bool) => Ty::Bool,
+            (UnOp::Neg, Ty::Int) => Ty::Int,
+            (UnOp::Neg, Ty::Real(q)) => {
+                if q.affinity == Affinity::Point {
+                    self.error(
+                        Diagnostic::new(Kind::AffineMisuse, span, "cannot negate an absolute temperature")
+                            .label("an absolute temperature has no negative")
+                            .with_help("subtract a reference temperature first, e.g. `(T0 - T)`"),
+                    );
+                    Ty::Error
+                } else {
+                    t.ty.clone()
+                }
+            }
+            (UnOp::Not, other) => {
+                let found = self.type_name(other);
+                self.error(
+                    Diagnostic::new(Kind::TypeMismatch, x.span, "`not` needs a condition")
+                        .label(format!("this is `{found}`, not `Bool`")),
+                );
+                Ty::Error
+            }
+            (UnOp::Neg, other) => {
+                let found = self.type_name(other);
+                self.error(
+                    Diagnostic::new(Kind::TypeMismatch, x.span, "`-` needs a number")
+                        .label(format!("this is `{found}`")),
+                );
+                Ty::Error
+            }
+        };
+        texpr(TExprKind::Unary(op, Box::new(t)), ty, span)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn binary(
+        &mut self,
+        m: usize,
+        scope: Scope,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        span: Span,
+        g: &[Generic],
+    ) -> TExpr {
+        let ta = self.expr(m, scope, a, g);
+        let tb = self.expr(m, scope, b, g);
+        let ty = self.binary_type(scope, op, a, b, &ta, &tb, span, g);
+        texpr(TExprKind::Binary(op, Box::new(ta), Box::new(tb)), ty, span)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn binary_type(
+        &mut self,
+        scope: Scope,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        ta: &TExpr,
+        tb: &TExpr,
+        span: Span,
+        g: &[Generic],
+    ) -> Ty {
+        if ta.ty.is_error() || tb.ty.is_error() {
+            return Ty::Error;
+        }
+        match op {
+            BinOp::And | BinOp::Or => {
+                let ok_a = self.expect_bool(ta, &format!("`{}`", op.as_str()));
+                let ok_b = self.expect_bool(tb, &format!("`{}`", op.as_str()));
+                if ok_a && ok_b { Ty::Bool } else { Ty::Error }
+            }
+            BinOp::Eq | BinOp::Ne if !ta.ty.is_numeric() || !tb.ty.is_numeric() => {
+                if ta.ty == tb.ty && matches!(ta.ty, Ty::Bool | Ty::Enum(_)) {
+                    Ty::Bool
+                } else {
+                    self.operand_mismatch(scope, op, a, b, ta, tb, span, g);
+                    Ty::Error
+                }
+            }
+            _ => {
+                let (Some(qa), Some(qb)) = (ta.ty.quantity(), tb.ty.quantity()) else {
+                    self.operand_mismatch(scope, op, a, b, ta, tb, span, g);
+                    return Ty::Error;
+                };
+                self.numeric_binary(scope, op, a, b, ta, tb, qa, qb, span, g)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn operand_mismatch(
+        &mut self,
+        scope: Scope,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        ta: &TExpr,
+        tb: &TExpr,
+        span: Span,
+        g: &[Generic],
+    ) {
+        let da = self.describe_operand(scope, a, ta, g);
+        let db = self.describe_operand(scope, b, tb, g);
+        self.error(
+            Diagnostic::new(
+                Kind::TypeMismatch,
+                span,
+                format!("cannot apply `{}` to {da} and {db}", op.as_str()),
+            )
+            .label(format!("`{}` does not take these types", op.as_str()))
+            .with_secondary(a.span, da)
+            .with_secondary(b.span, db),
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn numeric_binary(
+        &mut self,
+        scope: Scope,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        ta: &TExpr,
+        tb: &TExpr,
+        qa: Quantity,
+        qb: Quantity,
+        span: Span,
+        g: &[Generic],
+    ) -> Ty {
+        use Affinity::*;
+        let both_int = ta.ty == Ty::Int && tb.ty == Ty::Int;
+        match op {
+            BinOp::Add | BinOp::Sub | BinOp::Lt | BinOp::Gt | BinOp::Le | BinOp::Ge | BinOp::Eq | BinOp::Ne => {
+                if qa.dim != qb.dim {
+                    let da = self.describe_operand(scope, a, ta, g);
+                    let db = self.describe_operand(scope, b, tb, g);
+                    let message = match op {
+                        BinOp::Add => format!("cannot add {da} to {db}"),
+                        BinOp::Sub => format!("cannot subtract {db} from {da}"),
+                        _ => format!("cannot compare {da} with {db}"),
+                    };
+                    let mut d = Diagnostic::new(Kind::UnitMismatch, a.span, message)
+                        .label(da)
+                        .with_secondary(b.span, db)
+                        .with_note(format!("`{}` needs both sides in the same dimension", op.as_str()));
+                    if qa.dim.is_dimensionless() || qb.dim.is_dimensionless() {
+                        let (plain, other) = if qa.dim.is_dimensionless() { (a, qb) } else { (b, qa) };
+                        if matches!(plain.kind, ExprKind::Number(_)) {
+                            d = d.with_help(format!(
+                                "give the number a unit, e.g. `{} {}`",
+                                self.text(plain.span),
+                                other.dim.si_symbol()
+                            ));
+                        }
+                    }
+                    self.error(d);
+                    return Ty::Error;
+                }
+                let affinity = match (op, qa.affinity, qb.affinity) {
+                    (BinOp::Add, Point, Point) => {
+                        self.affine_error(span, "cannot add two absolute temperatures", a, b,
+                            "subtract a reference temperature from one of them: `(a - b)` is a temperature difference");
+                        return Ty::Error;
+                    }
+                    (BinOp::Add, Point, _) | (BinOp::Add, _, Point) => Point,
+                    (BinOp::Sub, Point, Point) => Delta,
+                    (BinOp::Sub, Point, _) => Point,
+                    (BinOp::Sub, _, Point) => {
+                        self.affine_error(span, "cannot subtract an absolute temperature from a temperature difference", a, b,
+                            "subtract it from another absolute temperature instead");
+                        return Ty::Error;
+                    }
+                    (BinOp::Add | BinOp::Sub, Delta, _) | (BinOp::Add | BinOp::Sub, _, Delta) => Delta,
+                    (BinOp::Add | BinOp::Sub, _, _) => Neutral,
+                    (_, Point, Delta) | (_, Delta, Point) => {
+                        self.affine_error(span, "cannot compare an absolute temperature with a temperature difference", a, b,
+                            "compare two absolute temperatures, or two differences");
+                        return Ty::Error;
+                    }
+                    _ => Neutral,
+                };
+                if op.is_comparison() {
+                    Ty::Bool
+                } else if both_int {
+                    Ty::Int
+                } else {
+                    Ty::Real(Quantity { dim: qa.dim, affinity })
+                }
+            }
+            BinOp::Mul | BinOp::Div => {
+                if qa.affinity == Point || qb.affinity == Point {
+                    let (p, other) = if qa.affinity == Point { (a, b) } else { (b, a) };
+                    let verb = if op == BinOp::Mul { "multiply" } else { "divide" };
+                    self.error(
+                        Diagnostic::new(Kind::AffineMisuse, span, format!("cannot {verb} an absolute temperature"))
+                            .label("an absolute temperature cannot be scaled")
+                            .with_secondary(p.span, "absolute temperature")
+                            .with_secondary(other.span, "scaled by this")
+                            .with_help("subtract a reference temperature first (`T - T0` is a difference, which scales), or declare the value in `K`"),
+                    );
+                    return Ty::Error;
+                }
+                if both_int && op == BinOp::Mul {
+                    return Ty::Int;
+                }
+                let dim = if op == BinOp::Mul { qa.dim.checked_mul(&qb.dim) } else { qa.dim.checked_div(&qb.dim) };
+                match dim {
+                    Some(d) => Ty::real(d),
+                    None => self.exponent_overflow(span).ty,
+                }
+            }
+            BinOp::Pow => {
+                if !qb.dim.is_dimensionless() {
+                    let db = self.describe_operand(scope, b, tb, g);
+                    self.error(
+                        Diagnostic::new(Kind::UnitMismatch, b.span, "an exponent must be dimensionless")
+                            .label(format!("this is {db}")),
+                    );
+                    return Ty::Error;
+                }
+                if qa.affinity == Point {
+                    self.affine_error(span, "cannot raise an absolute temperature to a power", a, b,
+                        "subtract a reference temperature first, or declare the value in `K`");
+                    return Ty::Error;
+                }
+                if qa.dim.is_dimensionless() {
+                    return Ty::NUMBER;
+                }
+                let exponent = super::consts::eval(tb).and_then(|v| v.as_f64()).and_then(as_rational);
+                match exponent {
+                    Some(r) => match qa.dim.checked_pow(r) {
+                        Some(d) => Ty::real(d),
+                        None => self.exponent_overflow(span).ty,
+                    },
+                    None => {
+                        let da = self.describe_operand(scope, a, ta, g);
+                        self.error(
+                            Diagnostic::new(Kind::InvalidConstant, b.span, "the exponent of a quantity with a unit must be a constant fraction")
+                                .label("not a constant fraction")
+                                .with_secondary(a.span, da)
+                                .with_help("units must be known before the model runs: use a literal such as `2` or `(1/2)`, or make the base dimensionless"),
+                        );
+                        Ty::Error
+                    }
+                }
+            }
+            BinOp::And | BinOp::Or => Ty::Error,
+        }
+    }
+
+    fn affine_error(&mut self, span: Span, message: &str, a: &Expr, b: &Expr, help: &str) {
+        let _ = span;
+        let describe = |c: &Checker, e: &Expr| c.shown_unit(Scope::Body, e).map_or(String::new(), |u| format!("in `{u}`"));
+        let (la, lb) = (describe(self, a), describe(self, b));
+        self.error(
+            Diagnostic::new(Kind::AffineMisuse, a.span, message)
+                .label(la)
+                .with_secondary(b.span, lb)
+                .with_note("`degC` and `degF` values are points on a scale whose zero is arbitrary")
+                .with_help(help.to_string()),
+        );
+    }
+
+    /// Reports a non-`Bool` condition; true when fine.
+    pub(crate) fn expect_bool(&mut self, t: &TExpr, what: &str) -> bool {
+        match &t.ty {
+            Ty::Bool | Ty::Error => true,
+            other => {
+                let found = self.type_name(other);
+                self.error(
+                    Diagnostic::new(Kind::TypeMismatch, t.span, format!("{what} must be a condition"))
+                        .label(format!("this is `{found}`, not `Bool`"))
+                        .with_help("compare it with something, e.g. `x > 0`"),
+                );
+                false
+            }
+        }
+    }
+
+    /// The common type of two expressions that must agree (the branches
+    /// of `if`, the arguments of `min`).
+    pub(crate) fn join(&mut self, ta: &TExpr, tb: &TExpr, a: &Expr, b: &Expr, g: &[Generic], what: &str) -> Ty {
+        match (&ta.ty, &tb.ty) {
+            (Ty::Error, _) | (_, Ty::Error) => Ty::Error,
+            (Ty::Int, Ty::Int) => Ty::Int,
+            (x, y) if x.is_numeric() && y.is_numeric() => {
+                let (Some(qa), Some(qb)) = (x.quantity(), y.quantity()) else {
+                    return Ty::Error;
+                };
+                if qa.dim != qb.dim {
+                    let da = self.describe_operand(Scope::Body, a, ta, g);
+                    let db = self.describe_operand(Scope::Body, b, tb, g);
+                    self.error(
+                        Diagnostic::new(Kind::UnitMismatch, a.span.to(b.span), format!("{what} must have the same dimension"))
+                            .label(format!("{da} vs {db}"))
+                            .with_secondary(a.span, da)
+                            .with_secondary(b.span, db),
+                    );
+                    return Ty::Error;
+                }
+                let affinity = if qa.affinity == qb.affinity { qa.affinity } else { Affinity::Neutral };
+                Ty::Real(Quantity { dim: qa.dim, affinity })
+            }
+            (x, y) if x == y => x.clone(),
+            (x, y) => {
+                let (nx, ny) = (self.type_name(x), self.type_name(y));
+                self.error(
+                    Diagnostic::new(Kind::TypeMismatch, a.span.to(b.span), format!("{what} must have the same type"))
+                        .label(format!("`{nx}` vs `{ny}`"))
+                        .with_secondary(a.span, nx)
+                        .with_secondary(b.span, ny),
+                );
+                Ty::Error
+            }
+        }
+    }
+
+    /// Checks that a value fits a declared type; reports `unit-mismatch`,
+    /// `affine-misuse` or `type-mismatch`. True when it fits.
+    pub(crate) fn expect_type(&mut self, want: &Ty, got: &TExpr, shown: Option<&str>, g: &[Generic], what: &str) -> bool {
+        match (want, &got.ty) {
+            (Ty::Error, _) | (_, Ty::Error) => true,
+            (Ty::Real(w), gt) if gt.is_numeric() => {
+                let Some(q) = gt.quantity() else { return true };
+                if w.dim != q.dim {
+                    let dw = self.describe_quantity(w, shown, g);
+                    let dg = self.describe_quantity(&q, None, g);
+                    self.error(
+                        Diagnostic::new(Kind::UnitMismatch, got.span, format!("expected {dw}, found {dg}"))
+                            .label(format!("this is {dg}"))
+                            .with_note(format!("{what} is {dw}")),
+                    );
+                    return false;
+                }
+                if w.affinity == Affinity::Point && q.affinity == Affinity::Delta {
+                    self.error(
+                        Diagnostic::new(Kind::AffineMisuse, got.span, "a temperature difference where an absolute temperature is expected")
+                            .label("this is a difference of two temperatures")
+                            .with_note(format!("{what} is an absolute temperature"))
+                            .with_help("add it to a reference temperature, or declare the target in `K`"),
+                    );
+                    return false;
+                }
+                true
+            }
+            (Ty::Int, Ty::Int) => true,
+            (w, gt) if w == gt => true,
+            (w, gt) => {
+                let (nw, ng) = (self.type_name(w), self.type_name(gt));
+                self.error(
+                    Diagnostic::new(Kind::TypeMismatch, got.span, format!("expected `{nw}`, found `{ng}`"))
+                        .label(format!("this is `{ng}`"))
+                        .with_note(format!("{what} is `{nw}`")),
+                );
+                false
+            }
+        }
+    }
+
+    fn der_expr(&mut self, scope: Scope, x: &crate::syntax::ast::Ident) -> TExpr {
+        if scope == Scope::Body
+            && let Some(id) = self.stack.last().and_then(|b| b.member_named(&x.name))
+        {
+            let is_state = self.stack.last().is_some_and(|b| b.is_state(id));
+            if is_state {
+                let ty = match self.member_ty(id) {
+                    Ty::Real(q) => q.dim.checked_div(&Dimension::base(crate::units::BaseDim::Time)).map_or(Ty::Error, Ty::real),
+                    _ => Ty::Error,
+                };
+                self.mark_used(id);
+                return texpr(TExprKind::Der(id), ty, x.span);
+            }
+        }
+        self.error(
+            Diagnostic::new(Kind::DerivativeOfNonState, x.span, format!("`der` of `{}`, which is not a state", x.name))
+                .label("not a state")
+                .with_help("declare it with `state` to give it a derivative"),
+        );
+        error_expr(x.span)
+    }
+
+    /// A name in an expression.
+    fn path_expr(&mut self, m: usize, scope: Scope, path: &Path) -> TExpr {
+        let span = path.span;
+        let first = &path.segments[0];
+        if path.segments.len() == 2 && !path.members {
+            return self.enum_variant(m, path);
+        }
+        if path.segments.len() > 1 {
+            return self.member_path(scope, path);
+        }
+        let name = first.name.as_str();
+        match scope {
+            Scope::Body => {
+                if let Some(id) = self.stack.last().and_then(|b| b.member_named(name)) {
+                    self.mark_used(id);
+                    let ty = self.member_ty(id);
+                    let kind = if self.stack.last().is_some_and(|b| b.is_instance(id)) {
+                        TExprKind::Instance(id)
+                    } else {
+                        TExprKind::Ref(Ref::Member(id))
+                    };
+                    return texpr(kind, ty, span);
+                }
+            }
+            Scope::Fn(i) => {
+                if let Some(k) = self.fn_param_index(i, name) {
+                    let ty = self.program.functions[i].params[k].1.clone();
+                    return texpr(TExprKind::Ref(Ref::FnParam(k)), ty, span);
+                }
+            }
+            Scope::Run(twin) => {
+                if let Some(id) = self.program.twins[twin].member(name) {
+                    let ty = self.program.twins[twin].members[id].ty.clone();
+                    return texpr(TExprKind::Ref(Ref::Member(id)), ty, span);
+                }
+            }
+            Scope::Const => {}
+        }
+        match name {
+            "t" if matches!(scope, Scope::Body | Scope::Run(_)) => {
+                return texpr(TExprKind::Time, Ty::real(Dimension::base(crate::units::BaseDim::Time)), span);
+            }
+            "dt" if scope == Scope::Body => {
+                return texpr(TExprKind::Dt, Ty::real(Dimension::base(crate::units::BaseDim::Time)), span);
+            }
+            "pi" => return texpr(TExprKind::Real(std::f64::consts::PI), Ty::NUMBER, span),
+            _ => {}
+        }
+        match self.global(m, name) {
+            Some(Global::Const(i)) => match self.const_value(i) {
+                Some(c) => {
+                    let kind = match c.value {
+                        super::consts::Value::Real(x) => TExprKind::Real(x),
+                        super::consts::Value::Int(x) => TExprKind::Int(x),
+                        super::consts::Value::Bool(x) => TExprKind::Bool(x),
+                        super::consts::Value::Variant(e, v) => TExprKind::Variant(e, v),
+                    };
+                    texpr(kind, c.ty, span)
+                }
+                None => error_expr(span),
+            },
+            Some(g) => {
+                let what = match g {
+                    Global::Enum(_) => "an enum; name a variant, e.g. `Mode::Idle`",
+                    Global::Fn(_) => "a function; call it with arguments",
+                    Global::Component(_) => "a component; call it with arguments to make an instance",
+                    Global::Twin(_) => "a twin, not a value",
+                    Global::Unit(_) => "a unit; write it after a number, e.g. `2 name`",
+                    Global::Const(_) => "a constant",
+                };
+                self.error(
+                    Diagnostic::new(Kind::TypeMismatch, span, format!("`{name}` is {what}"))
+                        .label("not a value"),
+                );
+                error_expr(span)
+            }
+            None => {
+                self.unknown_name(m, scope, first);
+                error_expr(span)
+            }
+        }
+    }
+
+    /// Reports an unknown name with the closest known one.
+    pub(crate) fn unknown_name(&mut self, m: usize, scope: Scope, name: &crate::syntax::ast::Ident) {
+        let mut candidates: Vec<String> = Vec::new();
+        match scope {
+            Scope::Body => {
+                if let Some(b) = self.stack.last() {
+                    candidates.extend(b.members.iter().filter(|x| x.named).map(|x| x.name.clone()));
+                }
+                candidates.extend(["t", "dt"].map(String::from));
+            }
+            Scope::Fn(i) => candidates.extend(self.program.functions[i].params.iter().map(|p| p.0.clone())),
+            Scope::Run(twin) => {
+                candidates.extend(self.program.twins[twin].members.iter().map(|x| x.name.clone()));
+                candidates.push("t".into());
+            }
+            Scope::Const => {}
+        }
+        candidates.push("pi".into());
+        candidates.extend(self.modules[m].names.keys().cloned());
+        let mut d = Diagnostic::new(Kind::UnknownName, name.span, format!("unknown name `{}`", name.name))
+            .label("not found in this scope");
+        if let Some(best) = crate::units::closest(&name.name, candidates.iter().map(String::as_str)) {
+            d = d.with_help(format!("did you mean `{best}`?"));
+        } else if self.units.lookup(&name.name).is_some() {
+            d = d.with_help(format!("`{}` is a unit: write it right after a number, e.g. `1 {}`", name.name, name.name));
+        }
+        self.error(d);
+    }
+
+    fn enum_variant(&mut self, m: usize, path: &Path) -> TExpr {
+        let (en, var) = (&path.segments[0], &path.segments[1]);
+        match self.global(m, &en.name) {
+            Some(Global::Enum(e)) => {
+                let variants = self.program.enums[e].variants.clone();
+                if let Some(v) = variants.iter().position(|x| *x == var.name) {
+                    return texpr(TExprKind::Variant(e, v), Ty::Enum(e), path.span);
+                }
+                let mut d = Diagnostic::new(Kind::UnknownName, var.span, format!("`{}` has no variant `{}`", en.name, var.name))
+                    .label("unknown variant")
+                    .with_note(format!("its variants are {}", variants.join(", ")));
+                if let Some(best) = crate::units::closest(&var.name, variants.iter().map(String::as_str)) {
+                    d = d.with_help(format!("did you mean `{}::{best}`?", en.name));
+                }
+                self.error(d);
+            }
+            Some(_) => self.error(
+                Diagnostic::new(Kind::TypeMismatch, en.span, format!("`{}` is not an enum", en.name)).label("not an enum"),
+            ),
+            None => self.unknown_name(m, Scope::Const, en),
+        }
+        error_expr(path.span)
+    }
+
+    /// `inst.member` and deeper paths.
+    fn member_path(&mut self, scope: Scope, path: &Path) -> TExpr {
+        let span = path.span;
+        let first = &path.segments[0];
+        let (mut body_members, start): (Vec<(String, crate::hir::MemberKind, Ty, bool)>, Option<usize>) = match scope {
+            Scope::Body => {
+                let Some(b) = self.stack.last() else { return error_expr(span) };
+                match b.member_named(&first.name) {
+                    Some(id) => (Vec::new(), Some(id)),
+                    None => (Vec::new(), None),
+                }
+            }
+            Scope::Run(twin) => (Vec::new(), self.program.twins[twin].member(&first.name)),
+            _ => (Vec::new(), None),
+        };
+        body_members.clear();
+        let Some(start) = start else {
+            self.unknown_name(0, scope, first);
+            return error_expr(span);
+        };
+        if scope == Scope::Body {
+            self.mark_used(start);
+        }
+        let mut ids = vec![start];
+        let mut target = match scope {
+            Scope::Body => self.stack.last().and_then(|b| b.instance_target(start)),
+            Scope::Run(twin) => match &self.program.twins[twin].members[start].kind {
+                crate::hir::MemberKind::Instance { of, .. } => Some(*of),
+                _ => None,
+            },
+            _ => None,
+        };
+        let mut ty = Ty::Error;
+        for seg in &path.segments[1..] {
+            let Some(of) = target else {
+                self.error(
+                    Diagnostic::new(Kind::UnknownName, seg.span, format!("`{}` has no members", self.text(path.span).rsplit_once('.').map_or("", |x| x.0)))
+                        .label("only instances of components and twins have members"),
+                );
+                return error_expr(span);
+            };
+            let body = match of {
+                crate::hir::InstanceOf::Component(c) => &self.program.components[c],
+                crate::hir::InstanceOf::Twin(t) => &self.program.twins[t],
+            };
+            let Some(id) = body.member(&seg.name) else {
+                let names: Vec<String> = body.members.iter().filter(|x| x.named).map(|x| x.name.clone()).collect();
+                let owner = body.name.clone();
+                let mut d = Diagnostic::new(Kind::UnknownName, seg.span, format!("`{owner}` has no member `{}`", seg.name))
+                    .label("no such member");
+                if let Some(best) = crate::units::closest(&seg.name, names.iter().map(String::as_str)) {
+                    d = d.with_help(format!("did you mean `{best}`?"));
+                }
+                self.error(d);
+                return error_expr(span);
+            };
+            ty = body.members[id].ty.clone();
+            target = match &body.members[id].kind {
+                crate::hir::MemberKind::Instance { of, .. } => Some(*of),
+                _ => None,
+            };
+            ids.push(id);
+        }
+        texpr(TExprKind::Ref(Ref::Path(ids)), ty, span)
+    }
+
+    /// Matches call arguments to parameter names: gives, per parameter,
+    /// the argument expression (if any). Reports unknown, repeated and
+    /// surplus arguments; `positional_ok` is false for components.
+    pub(crate) fn match_args<'a>(
+        &mut self,
+        callee: &str,
+        params: &[String],
+        args: &'a [Arg],
+        positional_ok: bool,
+        call_span: Span,
+    ) -> Vec<Option<&'a Arg>> {
+        let mut slots: Vec<Option<&Arg>> = vec![None; params.len()];
+        let mut next = 0;
+        for arg in args {
+            let index = match &arg.name {
+                Some(n) => match params.iter().position(|p| *p == n.name) {
+                    Some(i) => i,
+                    None => {
+                        let mut d = Diagnostic::new(Kind::ArgumentMismatch, n.span, format!("`{callee}` has no parameter `{}`", n.name))
+                            .label("unknown parameter")
+                            .with_note(format!("its parameters are {}", if params.is_empty() { "none".to_string() } else { params.join(", ") }));
+                        if let Some(best) = crate::units::closest(&n.name, params.iter().map(String::as_str)) {
+                            d = d.with_help(format!("did you mean `{best}`?"));
+                        }
+                        self.error(d);
+                        continue;
+                    }
+                },
+                None => {
+                    if !positional_ok {
+                        let hint = params.get(next).cloned().unwrap_or_else(|| "name".into());
+                        self.error(
+                            Diagnostic::new(Kind::ArgumentMismatch, arg.value.span, format!("arguments of `{callee}` must be named"))
+                                .label("unnamed argument")
+                                .with_help(format!("name it, e.g. `{hint}: {}`", self.text(arg.value.span))),
+                        );
+                        next += 1;
+                        continue;
+                    }
+                    while next < params.len() && slots[next].is_some() {
+                        next += 1;
+                    }
+                    if next >= params.len() {
+                        self.error(
+                            Diagnostic::new(Kind::ArgumentMismatch, arg.value.span, format!("too many arguments for `{callee}`"))
+                                .label("extra argument")
+                                .with_note(format!("`{callee}` takes {} argument{}", params.len(), if params.len() == 1 { "" } else { "s" })),
+                        );
+                        continue;
+                    }
+                    next
+                }
+            };
+            if let Some(prev) = slots[index] {
+                self.error(
+                    Diagnostic::new(Kind::ArgumentMismatch, arg.value.span, format!("`{}` is given twice", params[index]))
+                        .label("given again here")
+                        .with_secondary(prev.value.span, "first given here"),
+                );
+                continue;
+            }
+            slots[index] = Some(arg);
+        }
+        let _ = call_span;
+        slots
+    }
+}

@@ -1,0 +1,247 @@
+//! The parser: tokens to a [`Module`].
+//!
+//! Takes one file's text; gives the syntax tree and its syntax
+//! diagnostics. It never fails: a declaration or item that does not parse
+//! becomes an `Error` node, the parser skips to the next declaration
+//! keyword (or the next item keyword at the top level), and carries on, so
+//! five independent mistakes give five diagnostics and the rest of the file
+//! is still checked. Only `syntax/` knows chumsky.
+//!
+//! The grammar is split in two: [`expr`] (expressions, unit and type
+//! expressions) and [`decl`] (declarations, items, scenario statements).
+
+mod decl;
+mod expr;
+
+use chumsky::error::{Rich, RichPattern, RichReason};
+use chumsky::input::{Input, ValueInput};
+use chumsky::prelude::*;
+use std::collections::HashMap;
+
+use super::ast::{Decl, DeclKind, Expr, ItemKind, Module, StrLit, StrPart};
+use super::lexer::{self, DocComment};
+use super::token::Token;
+use crate::diagnostic::{Diagnostic, Kind};
+use crate::span::{FileId, Span};
+
+impl chumsky::span::Span for Span {
+    type Context = FileId;
+    type Offset = usize;
+
+    fn new(context: FileId, range: std::ops::Range<usize>) -> Span {
+        Span::new(context, range)
+    }
+
+    fn context(&self) -> FileId {
+        self.file
+    }
+
+    fn start(&self) -> usize {
+        self.start as usize
+    }
+
+    fn end(&self) -> usize {
+        self.end as usize
+    }
+}
+
+/// The parser's extra state: rich errors over our tokens and spans.
+type Extra<'src> = extra::Err<Rich<'src, Token<'src>, Span>>;
+
+/// The input every parser here reads: our tokens with our spans.
+trait TokenInput<'src>: ValueInput<'src, Token = Token<'src>, Span = Span> {}
+impl<'src, T: ValueInput<'src, Token = Token<'src>, Span = Span>> TokenInput<'src> for T {}
+
+/// What parsing one file gives.
+#[derive(Clone, Debug, Default)]
+pub struct Parsed {
+    /// The tree, with `Error` nodes where the source did not parse.
+    pub module: Module,
+    /// Every comment's span, for the formatter.
+    pub comments: Vec<Span>,
+    /// Syntax diagnostics, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses one file.
+pub fn parse(text: &str, file: FileId) -> Parsed {
+    let lexed = lexer::lex(text, file);
+    let eoi = Span::new(file, text.len()..text.len());
+    let input = lexed.tokens.as_slice().map(eoi, |(t, s)| (t, s));
+    let (items, errors) = decl::module_parser().parse(input).into_output_errors();
+    let mut diagnostics = lexed.diagnostics;
+    diagnostics.extend(errors.into_iter().map(|e| error_to_diagnostic(&e)));
+    let mut module = Module {
+        doc: lexed.file_doc.map(|d| d.text),
+        items: items.unwrap_or_default(),
+    };
+    attach_docs(&mut module, lexed.docs);
+    crate::diagnostic::sort_and_dedup(&mut diagnostics);
+    Parsed {
+        module,
+        comments: lexed.comments,
+        diagnostics,
+    }
+}
+
+/// Parses a standalone expression (used for `--set p=VALUE` and the
+/// expressions inside strings).
+pub fn parse_expr(text: &str, file: FileId, base: u32) -> (Option<Expr>, Vec<Diagnostic>) {
+    let lexed = lexer::lex_at(text, file, base);
+    let stop = base as usize + text.len();
+    let eoi = Span::new(file, stop..stop);
+    let input = lexed.tokens.as_slice().map(eoi, |(t, s)| (t, s));
+    let (expr, errors) = expr::expr_parser()
+        .then_ignore(end())
+        .parse(input)
+        .into_output_errors();
+    let mut diagnostics = lexed.diagnostics;
+    diagnostics.extend(errors.into_iter().map(|e| error_to_diagnostic(&e)));
+    (expr, diagnostics)
+}
+
+fn attach_docs(module: &mut Module, docs: Vec<(u32, DocComment)>) {
+    if docs.is_empty() {
+        return;
+    }
+    let mut by_offset: HashMap<u32, String> =
+        docs.into_iter().map(|(at, d)| (at, d.text)).collect();
+    let mut take = |span: Span| by_offset.remove(&span.start);
+    for item in &mut module.items {
+        item.doc = take(item.span);
+        let body: &mut Vec<Decl> = match &mut item.kind {
+            ItemKind::Twin(t) => &mut t.body,
+            ItemKind::Component(c) => &mut c.body,
+            _ => continue,
+        };
+        for decl in body {
+            if !matches!(decl.kind, DeclKind::Error) {
+                decl.doc = take(decl.span);
+            }
+        }
+    }
+}
+
+/// Splits a string literal's raw contents into text and `{expr}` parts.
+/// `raw_start` is the byte offset of the first char after the quote.
+fn string_parts(raw: &str, file: FileId, raw_start: u32) -> (Vec<StrPart>, Vec<Diagnostic>) {
+    let mut parts = Vec::new();
+    let mut diags = Vec::new();
+    let mut text = String::new();
+    let mut chars = raw.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some((_, 'n')) => text.push('\n'),
+                Some((_, 't')) => text.push('\t'),
+                Some((_, other)) => text.push(other),
+                None => text.push('\\'),
+            },
+            '{' => {
+                let inner_start = i + 1;
+                let mut depth = 1;
+                let mut inner_end = None;
+                for (j, d) in chars.by_ref() {
+                    match d {
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                inner_end = Some(j);
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let Some(inner_end) = inner_end else {
+                    let at = raw_start + i as u32;
+                    diags.push(
+                        Diagnostic::new(
+                            Kind::SyntaxError,
+                            Span::new(file, at as usize..at as usize + 1),
+                            "unclosed `{` in string",
+                        )
+                        .label("this interpolation is never closed")
+                        .with_help("close it with `}`, or write `\\{` for a literal brace"),
+                    );
+                    break;
+                };
+                if !text.is_empty() {
+                    parts.push(StrPart::Text(std::mem::take(&mut text)));
+                }
+                let inner = &raw[inner_start..inner_end];
+                let (expr, errs) = parse_expr(inner, file, raw_start + inner_start as u32);
+                diags.extend(errs);
+                if let Some(expr) = expr {
+                    parts.push(StrPart::Interp(expr));
+                }
+            }
+            _ => text.push(c),
+        }
+    }
+    if !text.is_empty() {
+        parts.push(StrPart::Text(text));
+    }
+    (parts, diags)
+}
+
+/// Builds a [`StrLit`] from a string token, reporting bad interpolations.
+fn string_literal(raw: &str, span: Span) -> (StrLit, Vec<Diagnostic>) {
+    let (parts, diags) = string_parts(raw, span.file, span.start + 1);
+    (StrLit { parts, span }, diags)
+}
+
+fn pattern_text(p: &RichPattern<'_, Token<'_>>) -> String {
+    match p {
+        RichPattern::Token(t) => t.to_string(),
+        RichPattern::Label(l) => l.to_string(),
+        RichPattern::Identifier(i) => format!("`{i}`"),
+        RichPattern::Any => "something".into(),
+        RichPattern::SomethingElse => "something else".into(),
+        RichPattern::EndOfInput => "end of file".into(),
+    }
+}
+
+fn error_to_diagnostic(e: &Rich<'_, Token<'_>, Span>) -> Diagnostic {
+    let span = *e.span();
+    match e.reason() {
+        RichReason::Custom(msg) => {
+            Diagnostic::new(Kind::SyntaxError, span, msg.to_string()).label(msg.to_string())
+        }
+        RichReason::ExpectedFound { expected, found } => {
+            let found_text = found
+                .as_ref()
+                .map_or("end of file".to_string(), |t| t.to_string());
+            // Labels ("expression", "declaration") say more than the raw
+            // tokens that could also start one, so they win when present.
+            let labelled = expected.iter().any(|p| matches!(p, RichPattern::Label(_)));
+            let mut wanted: Vec<String> = expected
+                .iter()
+                .filter(|p| !labelled || matches!(p, RichPattern::Label(_)))
+                .map(pattern_text)
+                .collect();
+            wanted.sort();
+            wanted.dedup();
+            let expected_text = match wanted.len() {
+                0 => String::new(),
+                1 => wanted[0].clone(),
+                n => format!("{} or {}", wanted[..n - 1].join(", "), wanted[n - 1]),
+            };
+            let message = if expected_text.is_empty() {
+                format!("unexpected {found_text}")
+            } else {
+                format!("expected {expected_text}, found {found_text}")
+            };
+            let mut d = Diagnostic::new(Kind::SyntaxError, span, message)
+                .label(format!("unexpected {found_text}"));
+            if let Some(Token::Error(c)) = found.as_deref() {
+                d = d.with_note(format!(
+                    "`{}` is not part of the .twin language",
+                    c.escape_debug()
+                ));
+            }
+            d
+        }
+    }
+}

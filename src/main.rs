@@ -1,0 +1,41 @@
+//! `twinc`: the command-line entry point of the twin toolchain.
+//!
+//! Takes command-line arguments; gives exit status 0 (clean, or warnings
+//! only), 1 (the model has errors) or 2 (bad usage or unreadable input).
+//! Subcommands live in their own modules; this file only dispatches.
+
+mod check;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Check, simulate and run declarative digital twins.
+#[derive(Parser)]
+#[command(name = "twinc", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check `.twin` files (or every `.twin` file in folders) and report
+    /// diagnostics.
+    Check(check::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Check(args) => check::run(&args),
+    };
+    ExitCode::from(code)
+}
