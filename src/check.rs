@@ -38,14 +38,16 @@ pub struct CheckArgs {
 
 /// Every `.twin` file under `path` (or `path` itself), sorted.
 pub fn twin_files(path: &Path) -> Result<Vec<PathBuf>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut out = Vec::new();
     let mut dirs = vec![path.to_path_buf()];
     while let Some(dir) = dirs.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read folder `{}`: {e}", dir.display()))?;
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| format!("cannot read folder `{}`: {e}", dir.display()))?;
         for entry in entries.flatten() {
             let p = entry.path();
             if p.is_dir() {

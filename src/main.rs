@@ -25,7 +25,28 @@ enum Command {
     Check(check::CheckArgs),
 }
 
+/// The compiler recurses over the syntax tree; its input is bounded
+/// (see `syntax::parser::MAX_NESTING`), and this stack is sized so that the
+/// bound holds with room to spare on every platform.
+const STACK_SIZE: usize = 256 * 1024 * 1024;
+
 fn main() -> ExitCode {
+    let worker = std::thread::Builder::new()
+        .name("twinc".into())
+        .stack_size(STACK_SIZE)
+        .spawn(run);
+    match worker.map(|w| w.join()) {
+        Ok(Ok(code)) => code,
+        _ => {
+            eprintln!(
+                "error: twinc stopped unexpectedly; please report this with the input that caused it"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -9,6 +9,9 @@ fn main() {
             println!("{:#?}", parsed.module);
         }
         println!("{path}: {} items", parsed.module.items.len());
-        print!("{}", twin_compiler::diagnostic::render::render_all(&sources, &parsed.diagnostics, false));
+        print!(
+            "{}",
+            twin_compiler::diagnostic::render::render_all(&sources, &parsed.diagnostics, false)
+        );
     }
 }

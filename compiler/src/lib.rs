@@ -15,7 +15,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod hir;
 pub mod source;
-pub mod stdlib;
 pub mod span;
+pub mod stdlib;
 pub mod syntax;
 pub mod units;

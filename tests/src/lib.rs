@@ -1,1 +1,89 @@
+//! Helpers shared by the data-driven tests.
+//!
+//! Takes `.twin` sources; gives the text the snapshot tests compare: the
+//! source followed by its rendered diagnostics (no colour), or the parse
+//! tree. Keeping the rendering here means every test shows diagnostics
+//! exactly as `twinc check` prints them.
 
+use twin_compiler::check::check;
+use twin_compiler::diagnostic::render;
+use twin_compiler::source::Sources;
+
+/// Checks `text` as a file named `name`; gives the rendered diagnostics.
+pub fn diagnostics_text(name: &str, text: &str) -> String {
+    let mut sources = Sources::new();
+    let root = sources.add(name, text);
+    let checked = check(&mut sources, root);
+    render::render_all(&sources, &checked.diagnostics, false)
+}
+
+/// The snapshot of a check test: the source, then what `twinc check`
+/// reports about it.
+pub fn check_snapshot(name: &str, text: &str) -> String {
+    let rendered = diagnostics_text(name, text);
+    let numbered: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| format!("{:>3} | {l}\n", i + 1))
+        .collect();
+    let report = if rendered.is_empty() {
+        "(no diagnostics)\n".to_string()
+    } else {
+        rendered
+    };
+    format!("{numbered}\n{report}")
+}
+
+/// The snapshot of a parse test: the tree, then syntax diagnostics.
+pub fn parse_snapshot(name: &str, text: &str) -> String {
+    let mut sources = Sources::new();
+    let id = sources.add(name, text);
+    let parsed = twin_compiler::syntax::parse(text, id);
+    let mut out = format!("{:#?}\n", parsed.module);
+    out.push_str(&render::render_all(&sources, &parsed.diagnostics, false));
+    out
+}
+
+/// The conformance cases folder beside the project, when it exists.
+pub fn conformance_cases() -> Option<std::path::PathBuf> {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/cases");
+    dir.is_dir().then_some(dir)
+}
+
+/// A generated model of about `lines` lines that checks without errors:
+/// plant twins with sensors, params, lets, states, alarms, handlers and
+/// component instances, in the proportions of real models. Used by the
+/// benchmarks.
+pub fn generated_model(lines: usize) -> String {
+    let mut out = String::from(
+        "//! Generated benchmark model.\nuse std::filters::Lag\n\n\
+         component Heat<U>(x: U, gain: W/U, capacity: J/K) -> K {\n    \
+         state rise: K = 0 K\n    der(rise) = (gain * x - 2 W/K * rise) / capacity\n    \
+         return rise\n}\n\n",
+    );
+    let mut twin = 0;
+    while out.lines().count() < lines {
+        out.push_str(&format!(
+            "/// Unit {twin} of the plant.\ntwin Unit{twin} {{\n    step 100 ms\n"
+        ));
+        for k in 0..40 {
+            out.push_str(&format!(
+                "    sensor current{k}: A range 0 A .. 60 A stale after 5 s\n\
+                 \x20   sensor ambient{k}: degC = 20 degC\n\
+                 \x20   param capacity{k}: kJ/K = 5 kJ/K\n\
+                 \x20   let power{k}: kW = 400 V * current{k} * 0.9\n\
+                 \x20   let smooth{k} = Lag(x: current{k}, tau: 30 s)\n\
+                 \x20   let rise{k} = Heat(x: current{k}, gain: 2 W/A, capacity: capacity{k})\n\
+                 \x20   state temp{k}: degC = 25 degC\n\
+                 \x20   der(temp{k}) = (0.02 * power{k} - 3 W/K * (temp{k} - ambient{k})) / capacity{k}\n\
+                 \x20   alarm hot{k}: warning when temp{k} > 80 degC for 30 s clear when temp{k} < 75 degC\n\
+                 \x20   actuator limit{k}: A range 0 A .. 60 A slew 1 A/s\n\
+                 \x20   on hot{k} {{\n        limit{k} = 0.8 * smooth{k}\n    }}\n"
+            ));
+        }
+        out.push_str("}\n\n");
+        twin += 1;
+    }
+    out
+}

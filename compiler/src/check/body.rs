@@ -21,6 +21,7 @@ use crate::hir::{
 use crate::span::Span;
 use crate::syntax::ast::{self, DeclKind, ExprKind, ItemKind, StrPart};
 use crate::units::{BaseDim, Dimension};
+use std::rc::Rc;
 
 /// What kind of member a declaration makes, known before it is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +55,15 @@ impl Class {
     }
 }
 
+/// A member found while collecting, before it is checked.
+struct Entry {
+    name: ast::Ident,
+    class: Class,
+    decl: Option<usize>,
+    ty: Option<ast::TypeExpr>,
+    doc: Option<String>,
+}
+
 /// A body being checked.
 pub(crate) struct BodyState {
     pub module: usize,
@@ -65,13 +75,34 @@ pub(crate) struct BodyState {
     pub decl_of: Vec<Option<usize>>,
     pub declared: Vec<Option<(Ty, DisplayUnit)>>,
     pub used: Vec<bool>,
-    pub decls: Vec<ast::Decl>,
-    pub params: Vec<ast::Param>,
+    /// Named members by name (references are resolved once per use, so
+    /// this must not be a scan).
+    pub index: std::collections::HashMap<String, MemberId>,
+    /// The module tree and the index of the item being checked.
+    pub ast: Rc<ast::Module>,
+    pub item: usize,
+}
+
+/// The declarations of item `item` of a module.
+fn item_decls(ast: &ast::Module, item: usize) -> &[ast::Decl] {
+    match &ast.items[item].kind {
+        ItemKind::Twin(t) => &t.body,
+        ItemKind::Component(c) => &c.body,
+        _ => &[],
+    }
 }
 
 impl BodyState {
+    /// The component's signature parameters (none for twins).
+    pub fn params(&self) -> &[ast::Param] {
+        match &self.ast.items[self.item].kind {
+            ItemKind::Component(c) => &c.params,
+            _ => &[],
+        }
+    }
+
     pub fn member_named(&self, name: &str) -> Option<MemberId> {
-        self.members.iter().position(|m| m.named && m.name == name)
+        self.index.get(name).copied()
     }
 
     pub fn is_state(&self, id: MemberId) -> bool {
@@ -145,7 +176,9 @@ impl Checker {
     pub(crate) fn member_ty(&mut self, id: MemberId) -> Ty {
         match self.body().progress[id] {
             Progress::Done => self.body().members[id].ty.clone(),
-            Progress::InProgress => self.body().declared[id].as_ref().map_or(Ty::Error, |d| d.0.clone()),
+            Progress::Started => self.body().declared[id]
+                .as_ref()
+                .map_or(Ty::Error, |d| d.0.clone()),
             Progress::Pending => {
                 self.check_member(id);
                 self.body().members[id].ty.clone()
@@ -159,7 +192,13 @@ impl Checker {
         b.members[id].ty = ty;
     }
 
-    pub(crate) fn add_anonymous_instance(&mut self, callee: &str, kind: MemberKind, ty: Ty, span: Span) -> MemberId {
+    pub(crate) fn add_anonymous_instance(
+        &mut self,
+        callee: &str,
+        kind: MemberKind,
+        ty: Ty,
+        span: Span,
+    ) -> MemberId {
         let b = self.body_mut();
         let n = b.members.iter().filter(|m| !m.named).count();
         b.members.push(Member {
@@ -181,16 +220,40 @@ impl Checker {
 
     /// Checks a whole twin or component.
     pub(crate) fn check_body(&mut self, at: ItemRef) -> Body {
-        let item = self.item(at).clone();
-        let (name, generics, params, decls, ret, is_twin) = match item.kind {
-            ItemKind::Twin(t) => (t.name, Vec::new(), Vec::new(), t.body, None, true),
-            ItemKind::Component(c) => (c.name, c.generics, c.params, c.body, c.ret, false),
-            _ => return placeholder(&ast::Ident { name: String::new(), span: item.span }),
+        // The tree is shared, not copied: bodies are most of a file.
+        let module_ast = Rc::clone(&self.modules[at.module].ast);
+        let item = &module_ast.items[at.item];
+        let (name, generics, params, decls, ret, is_twin): (
+            _,
+            &[ast::Ident],
+            &[ast::Param],
+            &[ast::Decl],
+            _,
+            _,
+        ) = match &item.kind {
+            ItemKind::Twin(t) => (&t.name, &[], &[], &t.body, None, true),
+            ItemKind::Component(c) => (
+                &c.name,
+                &c.generics,
+                &c.params,
+                &c.body,
+                c.ret.as_ref(),
+                false,
+            ),
+            _ => {
+                return placeholder(&ast::Ident {
+                    name: String::new(),
+                    span: item.span,
+                });
+            }
         };
         let generics: Vec<Generic> = generics
             .iter()
             .enumerate()
-            .map(|(k, g)| Generic { name: g.name.clone(), probe: probe(k) })
+            .map(|(k, g)| Generic {
+                name: g.name.clone(),
+                probe: probe(k),
+            })
             .collect();
         self.stack.push(BodyState {
             module: at.module,
@@ -202,33 +265,38 @@ impl Checker {
             decl_of: Vec::new(),
             declared: Vec::new(),
             used: Vec::new(),
-            decls: decls.clone(),
-            params: params.clone(),
+            index: Default::default(),
+            ast: Rc::clone(&module_ast),
+            item: at.item,
         });
         let errors_before = self.diags.len();
-        self.collect_members(&params, &decls);
+        self.collect_members(params, decls);
         for id in 0..self.body().members.len() {
             if self.body().progress[id] == Progress::Pending {
                 self.check_member(id);
             }
         }
-        let ders = self.check_ders(&decls);
-        let handlers = self.check_handlers(&decls);
-        let (step, solver) = self.check_twin_settings(&decls, is_twin);
-        let result = self.check_result(&decls, ret.as_ref(), is_twin, &name);
+        let ders = self.check_ders(decls);
+        let handlers = self.check_handlers(decls);
+        let (step, solver) = self.check_twin_settings(decls, is_twin);
+        let result = self.check_result(decls, ret, is_twin, name);
         let (eval_order, feedthrough) = self.order_and_loops(&result);
         // After an unknown name, "never used" warnings are mostly the
         // misspelt name's twin: leave them out until the errors are fixed.
-        let unknown_names = self.diags[errors_before..].iter().any(|d| d.kind == Kind::UnknownName);
+        let unknown_names = self.diags[errors_before..]
+            .iter()
+            .any(|d| d.kind == Kind::UnknownName);
         if !unknown_names {
             self.warn_unused_members(is_twin);
         }
         let state = self.stack.pop();
-        let Some(state) = state else { return placeholder(&name) };
+        let Some(state) = state else {
+            return placeholder(name);
+        };
         Body {
             name: name.name.clone(),
             span: name.span,
-            doc: item.doc,
+            doc: item.doc.clone(),
             generics: generics.iter().map(|g| g.name.clone()).collect(),
             members: state.members,
             ders,
@@ -244,9 +312,15 @@ impl Checker {
     fn collect_members(&mut self, params: &[ast::Param], decls: &[ast::Decl]) {
         let m = self.body().module;
         let generics = self.body().generics.clone();
-        let mut entries: Vec<(ast::Ident, Class, Option<usize>, Option<ast::TypeExpr>, Option<String>)> = Vec::new();
+        let mut entries: Vec<Entry> = Vec::new();
         for p in params {
-            entries.push((p.name.clone(), Class::Input, None, Some(p.ty.clone()), None));
+            entries.push(Entry {
+                name: p.name.clone(),
+                class: Class::Input,
+                decl: None,
+                ty: Some(p.ty.clone()),
+                doc: None,
+            });
         }
         for (k, d) in decls.iter().enumerate() {
             let (name, class, ty) = match &d.kind {
@@ -266,17 +340,34 @@ impl Checker {
                 }
                 _ => continue,
             };
-            entries.push((name.clone(), class, Some(k), ty.clone(), d.doc.clone()));
+            entries.push(Entry {
+                name: name.clone(),
+                class,
+                decl: Some(k),
+                ty: ty.clone(),
+                doc: d.doc.clone(),
+            });
         }
-        for (name, class, decl, ty, doc) in entries {
+        for Entry {
+            name,
+            class,
+            decl,
+            ty,
+            doc,
+        } in entries
+        {
             if let Some(first) = self.body().member_named(&name.name) {
                 let first_span = self.body().members[first].span;
                 let noun = self.body().class[first].noun();
                 self.error(
-                    Diagnostic::new(Kind::DuplicateDefinition, name.span, format!("`{}` is defined more than once", name.name))
-                        .label("defined again here")
-                        .with_secondary(first_span, format!("first defined here, as a {noun}"))
-                        .with_help("rename one of them"),
+                    Diagnostic::new(
+                        Kind::DuplicateDefinition,
+                        name.span,
+                        format!("`{}` is defined more than once", name.name),
+                    )
+                    .label("defined again here")
+                    .with_secondary(first_span, format!("first defined here, as a {noun}"))
+                    .with_help("rename one of them"),
                 );
                 continue;
             }
@@ -286,13 +377,16 @@ impl Checker {
                 _ => None,
             };
             let b = self.body_mut();
+            b.index.insert(name.name.clone(), b.members.len());
             b.members.push(Member {
                 name: name.name.clone(),
                 span: name.span,
                 doc,
                 kind: placeholder_kind(),
                 ty: Ty::Error,
-                unit: declared.as_ref().map_or(DisplayUnit::si(""), |d| d.1.clone()),
+                unit: declared
+                    .as_ref()
+                    .map_or(DisplayUnit::si(""), |d| d.1.clone()),
                 named: true,
             });
             b.class.push(class);
@@ -305,12 +399,14 @@ impl Checker {
 
     /// Checks one member's declaration.
     fn check_member(&mut self, id: MemberId) {
-        self.body_mut().progress[id] = Progress::InProgress;
+        self.body_mut().progress[id] = Progress::Started;
         let m = self.body().module;
         let g = self.body().generics.clone();
         let class = self.body().class[id];
         let declared = self.body().declared[id].clone();
-        let decl = self.body().decl_of[id].map(|k| self.body().decls[k].clone());
+        let ast = Rc::clone(&self.body().ast);
+        let decls = item_decls(&ast, self.body().item);
+        let decl = self.body().decl_of[id].map(|k| &decls[k]);
         let name = self.body().members[id].name.clone();
         let what = format!("`{name}`");
         let typed = |c: &mut Checker, e: &ast::Expr| -> TExpr {
@@ -320,24 +416,63 @@ impl Checker {
             }
             t
         };
-        let (kind, value_ty) = match (class, decl.map(|d| d.kind)) {
+        let (kind, value_ty) = match (class, decl.map(|d| &d.kind)) {
             (Class::Input, _) => {
-                let default = self.body().params.iter().find(|p| p.name.name == name).and_then(|p| p.default.clone());
-                let default = default.map(|d| typed(self, &d));
+                let default = self
+                    .body()
+                    .params()
+                    .iter()
+                    .find(|p| p.name.name == name)
+                    .and_then(|p| p.default.clone());
+                let default = default.as_ref().map(|d| typed(self, &d));
                 (MemberKind::Input { default }, None)
             }
-            (Class::Sensor, Some(DeclKind::Sensor { range, stale, default, .. })) => {
-                let default = default.map(|d| typed(self, &d));
-                let ty = declared.as_ref().map(|d| d.0.clone()).or(default.as_ref().map(|d| d.ty.clone())).unwrap_or(Ty::NUMBER);
-                let range = range.and_then(|r| self.const_range(&r, &ty, &declared));
-                let stale_after = stale.and_then(|s| self.const_of_dim(&s, time(), "a staleness limit"));
-                (MemberKind::Sensor { range, stale_after, default }, Some(ty))
+            (
+                Class::Sensor,
+                Some(DeclKind::Sensor {
+                    range,
+                    stale,
+                    default,
+                    ..
+                }),
+            ) => {
+                let default = default.as_ref().map(|d| typed(self, &d));
+                let ty = declared
+                    .as_ref()
+                    .map(|d| d.0.clone())
+                    .or(default.as_ref().map(|d| d.ty.clone()))
+                    .unwrap_or(Ty::NUMBER);
+                let range = range
+                    .as_ref()
+                    .and_then(|r| self.const_range(&r, &ty, &declared));
+                let stale_after = stale
+                    .as_ref()
+                    .and_then(|s| self.const_of_dim(&s, time(), "a staleness limit"));
+                (
+                    MemberKind::Sensor {
+                        range,
+                        stale_after,
+                        default,
+                    },
+                    Some(ty),
+                )
             }
-            (Class::Actuator, Some(DeclKind::Actuator { range, slew, value, .. })) => {
-                let value = value.map(|v| typed(self, &v));
-                let ty = declared.as_ref().map(|d| d.0.clone()).or(value.as_ref().map(|d| d.ty.clone())).unwrap_or(Ty::NUMBER);
-                let range = range.and_then(|r| self.const_range(&r, &ty, &declared));
-                let slew = match (slew, ty.quantity()) {
+            (
+                Class::Actuator,
+                Some(DeclKind::Actuator {
+                    range, slew, value, ..
+                }),
+            ) => {
+                let value = value.as_ref().map(|v| typed(self, &v));
+                let ty = declared
+                    .as_ref()
+                    .map(|d| d.0.clone())
+                    .or(value.as_ref().map(|d| d.ty.clone()))
+                    .unwrap_or(Ty::NUMBER);
+                let range = range
+                    .as_ref()
+                    .and_then(|r| self.const_range(&r, &ty, &declared));
+                let slew = match (slew.as_ref(), ty.quantity()) {
                     (Some(s), Some(q)) => match q.dim.checked_div(&time()) {
                         Some(dim) => self.const_of_dim(&s, dim, "a slew rate"),
                         None => None,
@@ -377,30 +512,56 @@ impl Checker {
                 if self.body().is_twin {
                     let span = self.body().members[id].span;
                     self.error(
-                        Diagnostic::new(Kind::MisplacedDeclaration, span, "`out` belongs in components")
-                            .label("`out` in a twin")
-                            .with_help("every `let` of a twin is already visible: use `let`"),
+                        Diagnostic::new(
+                            Kind::MisplacedDeclaration,
+                            span,
+                            "`out` belongs in components",
+                        )
+                        .label("`out` in a twin")
+                        .with_help("every `let` of a twin is already visible: use `let`"),
                     );
                 }
                 let value = typed(self, &value);
                 let ty = value.ty.clone();
                 (MemberKind::Out { value }, Some(ty))
             }
-            (Class::Alarm, Some(DeclKind::Alarm { severity, when, hold, clear, message, .. })) => {
+            (
+                Class::Alarm,
+                Some(DeclKind::Alarm {
+                    severity,
+                    when,
+                    hold,
+                    clear,
+                    message,
+                    ..
+                }),
+            ) => {
                 let when = self.expr(m, Scope::Body, &when, &g);
                 self.expect_bool(&when, "an alarm's `when`");
-                let hold = hold.map(|h| {
+                let hold = hold.as_ref().map(|h| {
                     let t = self.expr(m, Scope::Body, &h, &g);
                     self.expect_type(&Ty::real(time()), &t, Some("s"), &g, "a hold time");
                     t
                 });
-                let clear = clear.map(|c| {
+                let clear = clear.as_ref().map(|c| {
                     let t = self.expr(m, Scope::Body, &c, &g);
                     self.expect_bool(&t, "an alarm's `clear when`");
                     t
                 });
-                let message = message.map(|msg| self.message(&msg)).unwrap_or_default();
-                (MemberKind::Alarm { severity: severity.0, when, hold, clear, message }, Some(Ty::Bool))
+                let message = message
+                    .as_ref()
+                    .map(|msg| self.message(&msg))
+                    .unwrap_or_default();
+                (
+                    MemberKind::Alarm {
+                        severity: severity.0,
+                        when,
+                        hold,
+                        clear,
+                        message,
+                    },
+                    Some(Ty::Bool),
+                )
             }
             (Class::Instance, Some(DeclKind::Instance { call, .. })) => {
                 if let ExprKind::Call(path, args) = &call.kind {
@@ -412,7 +573,16 @@ impl Checker {
                     };
                     match target {
                         Some(of) => {
-                            let t = self.instance_call(m, Scope::Body, of, &callee, args, call.span, &g, Some(id));
+                            let t = self.instance_call(
+                                m,
+                                Scope::Body,
+                                of,
+                                &callee,
+                                args,
+                                call.span,
+                                &g,
+                                Some(id),
+                            );
                             let ty = t.ty.clone();
                             let kind = self.body().members[id].kind.clone();
                             (kind, Some(ty))
@@ -422,9 +592,15 @@ impl Checker {
                             let span = self.body().members[id].span;
                             if !t.ty.is_error() {
                                 self.error(
-                                    Diagnostic::new(Kind::MisplacedDeclaration, span, format!("`{name} = ...` outside an `on` or `every` block"))
-                                        .label("not an instance")
-                                        .with_help(format!("to define a signal write `let {name} = ...`")),
+                                    Diagnostic::new(
+                                        Kind::MisplacedDeclaration,
+                                        span,
+                                        format!("`{name} = ...` outside an `on` or `every` block"),
+                                    )
+                                    .label("not an instance")
+                                    .with_help(format!(
+                                        "to define a signal write `let {name} = ...`"
+                                    )),
                                 );
                             }
                             (MemberKind::Let { value: t }, Some(Ty::Error))
@@ -447,7 +623,12 @@ impl Checker {
         let unit = match (&declared, &ty) {
             (Some((_, u)), _) => u.clone(),
             (None, Ty::Real(q)) => {
-                let g = self.body().generics.iter().find(|x| x.probe == q.dim).map(|x| x.name.clone());
+                let g = self
+                    .body()
+                    .generics
+                    .iter()
+                    .find(|x| x.probe == q.dim)
+                    .map(|x| x.name.clone());
                 DisplayUnit::si(g.unwrap_or_else(|| q.dim.si_symbol()))
             }
             _ => DisplayUnit::si(""),
@@ -496,8 +677,12 @@ impl Checker {
         let v = self.constant_of(&t)?;
         if v < 0.0 {
             self.error(
-                Diagnostic::new(Kind::InvalidRange, t.span, format!("{what} cannot be negative"))
-                    .label("negative"),
+                Diagnostic::new(
+                    Kind::InvalidRange,
+                    t.span,
+                    format!("{what} cannot be negative"),
+                )
+                .label("negative"),
             );
             return None;
         }
@@ -505,7 +690,12 @@ impl Checker {
     }
 
     /// `lo .. hi` as SI constants, checked against the signal's type.
-    fn const_range(&mut self, r: &ast::RangeExpr, ty: &Ty, declared: &Option<(Ty, DisplayUnit)>) -> Option<(f64, f64)> {
+    fn const_range(
+        &mut self,
+        r: &ast::RangeExpr,
+        ty: &Ty,
+        declared: &Option<(Ty, DisplayUnit)>,
+    ) -> Option<(f64, f64)> {
         let m = self.body().module;
         let g = self.body().generics.clone();
         let lo = self.expr(m, Scope::Body, &r.lo, &g);
@@ -519,11 +709,15 @@ impl Checker {
         let (lo_v, hi_v) = (self.constant_of(&lo)?, self.constant_of(&hi)?);
         if lo_v >= hi_v {
             self.error(
-                Diagnostic::new(Kind::InvalidRange, r.span, "the lower bound of a range must be below the upper bound")
-                    .label("empty range")
-                    .with_secondary(r.lo.span, format!("lower bound: {}", self.text(r.lo.span)))
-                    .with_secondary(r.hi.span, format!("upper bound: {}", self.text(r.hi.span)))
-                    .with_help("swap the bounds"),
+                Diagnostic::new(
+                    Kind::InvalidRange,
+                    r.span,
+                    "the lower bound of a range must be below the upper bound",
+                )
+                .label("empty range")
+                .with_secondary(r.lo.span, format!("lower bound: {}", self.text(r.lo.span)))
+                .with_secondary(r.hi.span, format!("upper bound: {}", self.text(r.hi.span)))
+                .with_help("swap the bounds"),
             );
             return None;
         }
@@ -536,7 +730,9 @@ impl Checker {
         let mut ders: Vec<(MemberId, TExpr)> = Vec::new();
         let mut first_der: Vec<Option<Span>> = vec![None; self.body().members.len()];
         for d in decls {
-            let DeclKind::Der { target, value } = &d.kind else { continue };
+            let DeclKind::Der { target, value } = &d.kind else {
+                continue;
+            };
             let value_t = self.expr(m, Scope::Body, value, &g);
             let Some(id) = self.body().member_named(&target.name) else {
                 self.unknown_name(m, Scope::Body, target);
@@ -546,19 +742,35 @@ impl Checker {
                 let noun = self.body().class[id].noun();
                 let def = self.body().members[id].span;
                 self.error(
-                    Diagnostic::new(Kind::DerivativeOfNonState, target.span, format!("`der({})`, but `{}` is a {noun}, not a state", target.name, target.name))
-                        .label("not a state")
-                        .with_secondary(def, format!("declared as a {noun} here"))
-                        .with_help(format!("declare it as `state {}: ... = ...` to integrate it", target.name)),
+                    Diagnostic::new(
+                        Kind::DerivativeOfNonState,
+                        target.span,
+                        format!(
+                            "`der({})`, but `{}` is a {noun}, not a state",
+                            target.name, target.name
+                        ),
+                    )
+                    .label("not a state")
+                    .with_secondary(def, format!("declared as a {noun} here"))
+                    .with_help(format!(
+                        "declare it as `state {}: ... = ...` to integrate it",
+                        target.name
+                    )),
                 );
                 continue;
             }
             if let Some(first) = first_der[id] {
                 self.error(
-                    Diagnostic::new(Kind::DuplicateDerivative, d.span, format!("`{}` has more than one `der`", target.name))
-                        .label("second derivative equation")
-                        .with_secondary(first, "first one here")
-                        .with_help("a state has exactly one derivative: combine the terms into one equation"),
+                    Diagnostic::new(
+                        Kind::DuplicateDerivative,
+                        d.span,
+                        format!("`{}` has more than one `der`", target.name),
+                    )
+                    .label("second derivative equation")
+                    .with_secondary(first, "first one here")
+                    .with_help(
+                        "a state has exactly one derivative: combine the terms into one equation",
+                    ),
                 );
                 continue;
             }
@@ -568,14 +780,27 @@ impl Checker {
                 && let Some(rate_dim) = q.dim.checked_div(&time())
             {
                 let unit = self.body().members[id].unit.text.clone();
-                let want = Ty::Real(Quantity { dim: rate_dim, affinity: Affinity::Neutral });
-                let rate = if unit.is_empty() || unit == "1" { "1/s".to_string() } else { format!("{unit}/s") };
-                self.expect_type(&want, &value_t, Some(&rate), &g, &format!("`der({})`", target.name));
+                let want = Ty::Real(Quantity {
+                    dim: rate_dim,
+                    affinity: Affinity::Neutral,
+                });
+                let rate = if unit.is_empty() || unit == "1" {
+                    "1/s".to_string()
+                } else {
+                    format!("{unit}/s")
+                };
+                self.expect_type(
+                    &want,
+                    &value_t,
+                    Some(&rate),
+                    &g,
+                    &format!("`der({})`", target.name),
+                );
             }
             ders.push((id, value_t));
         }
-        for id in 0..self.body().members.len() {
-            if self.body().is_state(id) && first_der[id].is_none() {
+        for (id, first) in first_der.iter().enumerate() {
+            if self.body().is_state(id) && first.is_none() {
                 let name = self.body().members[id].name.clone();
                 let span = self.body().members[id].span;
                 self.error(
@@ -603,8 +828,12 @@ impl Checker {
                     let p = self.const_of_dim(period, time(), "a period");
                     if p == Some(0.0) {
                         self.error(
-                            Diagnostic::new(Kind::InvalidRange, period.span, "an `every` period must be longer than zero")
-                                .label("zero period"),
+                            Diagnostic::new(
+                                Kind::InvalidRange,
+                                period.span,
+                                "an `every` period must be longer than zero",
+                            )
+                            .label("zero period"),
                         );
                     }
                     (None, p, body)
@@ -617,7 +846,11 @@ impl Checker {
                     assignments.push(x);
                 }
             }
-            handlers.push(Handler { on, every, body: assignments });
+            handlers.push(Handler {
+                on,
+                every,
+                body: assignments,
+            });
         }
         handlers
     }
@@ -629,9 +862,13 @@ impl Checker {
         let name = &a.target.segments[0];
         if a.target.segments.len() > 1 {
             self.error(
-                Diagnostic::new(Kind::AssignToReadonly, a.target.span, "only this body's vars and actuators can be assigned")
-                    .label("member of an instance")
-                    .with_help("pass the value to the instance as an argument instead"),
+                Diagnostic::new(
+                    Kind::AssignToReadonly,
+                    a.target.span,
+                    "only this body's vars and actuators can be assigned",
+                )
+                .label("member of an instance")
+                .with_help("pass the value to the instance as an argument instead"),
             );
             return None;
         }
@@ -640,7 +877,10 @@ impl Checker {
             return None;
         };
         let class = self.body().class[id];
-        let continuous = matches!(&self.body().members[id].kind, MemberKind::Actuator { value: Some(_), .. });
+        let continuous = matches!(
+            &self.body().members[id].kind,
+            MemberKind::Actuator { value: Some(_), .. }
+        );
         if !matches!(class, Class::Var | Class::Actuator) || continuous {
             let def = self.body().members[id].span;
             let why = if continuous {
@@ -659,18 +899,36 @@ impl Checker {
         self.mark_used(id);
         let ty = self.member_ty(id);
         let unit = self.body().members[id].unit.clone();
-        let fits = self.expect_type(&ty, &value, Some(&unit.text), &g, &format!("`{}`", name.name));
+        let fits = self.expect_type(
+            &ty,
+            &value,
+            Some(&unit.text),
+            &g,
+            &format!("`{}`", name.name),
+        );
         if fits
-            && let MemberKind::Actuator { range: Some((lo, hi)), .. } = &self.body().members[id].kind
+            && let MemberKind::Actuator {
+                range: Some((lo, hi)),
+                ..
+            } = &self.body().members[id].kind
             && let Some(v) = super::consts::eval(&value).and_then(|v| v.as_f64())
             && (v < *lo || v > *hi)
         {
             let (lo, hi) = (unit.from_si(*lo), unit.from_si(*hi));
             let shown = unit.from_si(v);
             self.error(
-                Diagnostic::new(Kind::ActuatorMayExceedRange, a.value.span, format!("`{}` is commanded to {shown} {}, outside its range {lo} .. {hi} {}", name.name, unit.text, unit.text))
-                    .label("will be clamped")
-                    .with_note("commands outside the range are clamped to it, and each clamp is reported"),
+                Diagnostic::new(
+                    Kind::ActuatorMayExceedRange,
+                    a.value.span,
+                    format!(
+                        "`{}` is commanded to {shown} {}, outside its range {lo} .. {hi} {}",
+                        name.name, unit.text, unit.text
+                    ),
+                )
+                .label("will be clamped")
+                .with_note(
+                    "commands outside the range are clamped to it, and each clamp is reported",
+                ),
             );
         }
         Some(Assignment { target: id, value })
@@ -695,8 +953,12 @@ impl Checker {
                             step = v;
                         } else {
                             self.error(
-                                Diagnostic::new(Kind::InvalidRange, e.span, "the step must be longer than zero")
-                                    .label("zero step"),
+                                Diagnostic::new(
+                                    Kind::InvalidRange,
+                                    e.span,
+                                    "the step must be longer than zero",
+                                )
+                                .label("zero step"),
                             );
                         }
                     }
@@ -707,7 +969,11 @@ impl Checker {
                     for a in args {
                         let t = self.expr(m, Scope::Body, &a.value, &g);
                         let key = a.name.as_ref().map(|n| n.name.as_str());
-                        let v = if self.expect_type(&Ty::NUMBER, &t, Some("1"), &g, "a tolerance") { self.constant_of(&t) } else { None };
+                        let v = if self.expect_type(&Ty::NUMBER, &t, Some("1"), &g, "a tolerance") {
+                            self.constant_of(&t)
+                        } else {
+                            None
+                        };
                         match (key, v) {
                             (Some("rtol"), Some(v)) if name.name == "dopri5" => rtol = v,
                             (Some("atol"), Some(v)) if name.name == "dopri5" => atol = v,
@@ -724,10 +990,16 @@ impl Checker {
                         "rk4" => Solver::Rk4,
                         "dopri5" => Solver::Dopri5 { rtol, atol },
                         other => {
-                            let mut diag = Diagnostic::new(Kind::UnknownName, name.span, format!("unknown solver `{other}`"))
-                                .label("not a solver")
-                                .with_note("the solvers are euler, rk4 and dopri5");
-                            if let Some(best) = crate::units::closest(other, ["euler", "rk4", "dopri5"]) {
+                            let mut diag = Diagnostic::new(
+                                Kind::UnknownName,
+                                name.span,
+                                format!("unknown solver `{other}`"),
+                            )
+                            .label("not a solver")
+                            .with_note("the solvers are euler, rk4 and dopri5");
+                            if let Some(best) =
+                                crate::units::closest(other, ["euler", "rk4", "dopri5"])
+                            {
                                 diag = diag.with_help(format!("did you mean `{best}`?"));
                             }
                             self.error(diag);
@@ -741,16 +1013,29 @@ impl Checker {
         (step, solver)
     }
 
-    fn check_result(&mut self, decls: &[ast::Decl], ret: Option<&ast::TypeExpr>, is_twin: bool, name: &ast::Ident) -> Option<TExpr> {
+    fn check_result(
+        &mut self,
+        decls: &[ast::Decl],
+        ret: Option<&ast::TypeExpr>,
+        is_twin: bool,
+        name: &ast::Ident,
+    ) -> Option<TExpr> {
         let m = self.body().module;
         let g = self.body().generics.clone();
-        let returns: Vec<&ast::Decl> = decls.iter().filter(|d| matches!(d.kind, DeclKind::Return(_))).collect();
+        let returns: Vec<&ast::Decl> = decls
+            .iter()
+            .filter(|d| matches!(d.kind, DeclKind::Return(_)))
+            .collect();
         if is_twin {
             for r in returns {
                 self.error(
-                    Diagnostic::new(Kind::MisplacedDeclaration, r.span, "`return` belongs in components")
-                        .label("`return` in a twin")
-                        .with_help("a twin's lets are all visible; remove the `return`"),
+                    Diagnostic::new(
+                        Kind::MisplacedDeclaration,
+                        r.span,
+                        "`return` belongs in components",
+                    )
+                    .label("`return` in a twin")
+                    .with_help("a twin's lets are all visible; remove the `return`"),
                 );
             }
             return None;
@@ -758,30 +1043,44 @@ impl Checker {
         let Some(ret) = ret else {
             if let Some(r) = returns.first() {
                 self.error(
-                    Diagnostic::new(Kind::MisplacedDeclaration, r.span, format!("`{}` declares no result type", name.name))
-                        .label("`return` without `-> Type`")
-                        .with_help("add `-> Unit` after the parameters"),
+                    Diagnostic::new(
+                        Kind::MisplacedDeclaration,
+                        r.span,
+                        format!("`{}` declares no result type", name.name),
+                    )
+                    .label("`return` without `-> Type`")
+                    .with_help("add `-> Unit` after the parameters"),
                 );
             }
             return None;
         };
         let Some(first) = returns.first() else {
             self.error(
-                Diagnostic::new(Kind::MisplacedDeclaration, ret.span, format!("`{}` declares a result but never returns one", name.name))
-                    .label("result declared here")
-                    .with_help("end the body with `return <expression>`"),
+                Diagnostic::new(
+                    Kind::MisplacedDeclaration,
+                    ret.span,
+                    format!("`{}` declares a result but never returns one", name.name),
+                )
+                .label("result declared here")
+                .with_help("end the body with `return <expression>`"),
             );
             return None;
         };
         for extra in &returns[1..] {
             self.error(
-                Diagnostic::new(Kind::DuplicateDefinition, extra.span, "a component has one `return`")
-                    .label("second `return`")
-                    .with_secondary(first.span, "first one here")
-                    .with_help("use `out name: U = ...` for several results"),
+                Diagnostic::new(
+                    Kind::DuplicateDefinition,
+                    extra.span,
+                    "a component has one `return`",
+                )
+                .label("second `return`")
+                .with_secondary(first.span, "first one here")
+                .with_help("use `out name: U = ...` for several results"),
             );
         }
-        let DeclKind::Return(e) = &first.kind else { return None };
+        let DeclKind::Return(e) = &first.kind else {
+            return None;
+        };
         let t = self.expr(m, Scope::Body, e, &g);
         let (want, unit) = self.resolve_type(m, ret, &g);
         self.expect_type(&want, &t, Some(&unit.text), &g, "the declared result");
@@ -805,9 +1104,16 @@ impl Checker {
             };
             if suspicious {
                 warnings.push(
-                    Diagnostic::new(Kind::UnusedDefinition, member.span, format!("{} `{}` is never used", class.noun(), member.name))
-                        .label("never read")
-                        .with_help(format!("remove it, or prefix it with an underscore (`_{}`) to keep it", member.name)),
+                    Diagnostic::new(
+                        Kind::UnusedDefinition,
+                        member.span,
+                        format!("{} `{}` is never used", class.noun(), member.name),
+                    )
+                    .label("never read")
+                    .with_help(format!(
+                        "remove it, or prefix it with an underscore (`_{}`) to keep it",
+                        member.name
+                    )),
                 );
             }
         }

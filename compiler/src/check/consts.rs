@@ -54,8 +54,12 @@ pub(crate) fn eval(e: &TExpr) -> Option<Value> {
                 (BinOp::Add, Int(x), Int(y)) => Int(x.checked_add(y)?),
                 (BinOp::Sub, Int(x), Int(y)) => Int(x.checked_sub(y)?),
                 (BinOp::Mul, Int(x), Int(y)) => Int(x.checked_mul(y)?),
-                (BinOp::Eq, x, y) => Bool(x == y || x.as_f64().is_some_and(|a| Some(a) == y.as_f64())),
-                (BinOp::Ne, x, y) => Bool(!(x == y || x.as_f64().is_some_and(|a| Some(a) == y.as_f64()))),
+                (BinOp::Eq, x, y) => {
+                    Bool(x == y || x.as_f64().is_some_and(|a| Some(a) == y.as_f64()))
+                }
+                (BinOp::Ne, x, y) => {
+                    Bool(!(x == y || x.as_f64().is_some_and(|a| Some(a) == y.as_f64())))
+                }
                 _ => {
                     let (x, y) = (a.as_f64()?, b.as_f64()?);
                     match op {
@@ -109,7 +113,7 @@ impl Checker {
         let (at, progress, value) = &self.consts[i];
         match progress {
             Progress::Done => return value.clone(),
-            Progress::InProgress => {
+            Progress::Started => {
                 let ItemKind::Const(c) = &self.item(*at).kind else {
                     return None;
                 };
@@ -125,7 +129,7 @@ impl Checker {
             Progress::Pending => {}
         }
         let at = *at;
-        self.consts[i].1 = Progress::InProgress;
+        self.consts[i].1 = Progress::Started;
         let ItemKind::Const(c) = &self.item(at).kind else {
             return None;
         };
@@ -149,7 +153,11 @@ impl Checker {
 
     /// Checks an expression that must be a compile-time constant, in
     /// module `m` with no members in scope.
-    pub(crate) fn const_expr(&mut self, m: usize, e: &crate::syntax::ast::Expr) -> Option<(TExpr, Value)> {
+    pub(crate) fn const_expr(
+        &mut self,
+        m: usize,
+        e: &crate::syntax::ast::Expr,
+    ) -> Option<(TExpr, Value)> {
         let te = self.check_const_scope_expr(m, e);
         if te.ty.is_error() {
             return None;
@@ -191,4 +199,3 @@ impl Checker {
         }
     }
 }
-

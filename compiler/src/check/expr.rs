@@ -63,8 +63,7 @@ impl Checker {
                 }
             }
             ExprKind::Quantity(n, unit) => {
-                let text = self.text(span).to_string();
-                match self.quantity_literal(m, *n, unit, span, &text, generics) {
+                match self.quantity_literal(m, *n, unit, span, generics) {
                     Some((si, q)) => texpr(TExprKind::Real(si), Ty::Real(q), span),
                     None => error_expr(span),
                 }
@@ -95,7 +94,11 @@ impl Checker {
                 let ta = self.expr(m, scope, a, generics);
                 let tb = self.expr(m, scope, b, generics);
                 let ty = self.join(&ta, &tb, a, b, generics, "the two branches of `if`");
-                texpr(TExprKind::If(Box::new(c), Box::new(ta), Box::new(tb)), ty, span)
+                texpr(
+                    TExprKind::If(Box::new(c), Box::new(ta), Box::new(tb)),
+                    ty,
+                    span,
+                )
             }
             ExprKind::Call(path, args) => self.call(m, scope, path, args, span, generics),
             ExprKind::Der(x) => self.der_expr(scope, x),
@@ -146,13 +149,25 @@ impl Checker {
             Ty::Real(q) => q.dim.si_symbol(),
             Ty::Int => "Int".into(),
             Ty::Bool => "Bool".into(),
-            Ty::Enum(e) => self.program.enums.get(*e).map_or("enum".into(), |e| e.name.clone()),
+            Ty::Enum(e) => self
+                .program
+                .enums
+                .get(*e)
+                .map_or("enum".into(), |e| e.name.clone()),
             Ty::Str => "string".into(),
             Ty::Error => "?".into(),
         }
     }
 
-    fn unary(&mut self, m: usize, scope: Scope, op: UnOp, x: &Expr, span: Span, g: &[Generic]) -> TExpr {
+    fn unary(
+        &mut self,
+        m: usize,
+        scope: Scope,
+        op: UnOp,
+        x: &Expr,
+        span: Span,
+        g: &[Generic],
+    ) -> TExpr {
         let t = self.expr(m, scope, x, g);
         let ty = match (op, &t.ty) {
             (_, Ty::Error) => Ty::Error,
@@ -161,9 +176,13 @@ impl Checker {
             (UnOp::Neg, Ty::Real(q)) => {
                 if q.affinity == Affinity::Point {
                     self.error(
-                        Diagnostic::new(Kind::AffineMisuse, span, "cannot negate an absolute temperature")
-                            .label("an absolute temperature has no negative")
-                            .with_help("subtract a reference temperature first, e.g. `(T0 - T)`"),
+                        Diagnostic::new(
+                            Kind::AffineMisuse,
+                            span,
+                            "cannot negate an absolute temperature",
+                        )
+                        .label("an absolute temperature has no negative")
+                        .with_help("subtract a reference temperature first, e.g. `(T0 - T)`"),
                     );
                     Ty::Error
                 } else {
@@ -289,7 +308,14 @@ impl Checker {
         use Affinity::*;
         let both_int = ta.ty == Ty::Int && tb.ty == Ty::Int;
         match op {
-            BinOp::Add | BinOp::Sub | BinOp::Lt | BinOp::Gt | BinOp::Le | BinOp::Ge | BinOp::Eq | BinOp::Ne => {
+            BinOp::Add
+            | BinOp::Sub
+            | BinOp::Lt
+            | BinOp::Gt
+            | BinOp::Le
+            | BinOp::Ge
+            | BinOp::Eq
+            | BinOp::Ne => {
                 if qa.dim != qb.dim {
                     let da = self.describe_operand(scope, a, ta, g);
                     let db = self.describe_operand(scope, b, tb, g);
@@ -301,9 +327,16 @@ impl Checker {
                     let mut d = Diagnostic::new(Kind::UnitMismatch, a.span, message)
                         .label(da)
                         .with_secondary(b.span, db)
-                        .with_note(format!("`{}` needs both sides in the same dimension", op.as_str()));
+                        .with_note(format!(
+                            "`{}` needs both sides in the same dimension",
+                            op.as_str()
+                        ));
                     if qa.dim.is_dimensionless() || qb.dim.is_dimensionless() {
-                        let (plain, other) = if qa.dim.is_dimensionless() { (a, qb) } else { (b, qa) };
+                        let (plain, other) = if qa.dim.is_dimensionless() {
+                            (a, qb)
+                        } else {
+                            (b, qa)
+                        };
                         if matches!(plain.kind, ExprKind::Number(_)) {
                             d = d.with_help(format!(
                                 "give the number a unit, e.g. `{} {}`",
@@ -325,15 +358,27 @@ impl Checker {
                     (BinOp::Sub, Point, Point) => Delta,
                     (BinOp::Sub, Point, _) => Point,
                     (BinOp::Sub, _, Point) => {
-                        self.affine_error(span, "cannot subtract an absolute temperature from a temperature difference", a, b,
-                            "subtract it from another absolute temperature instead");
+                        self.affine_error(
+                            span,
+                            "cannot subtract an absolute temperature from a temperature difference",
+                            a,
+                            b,
+                            "subtract it from another absolute temperature instead",
+                        );
                         return Ty::Error;
                     }
-                    (BinOp::Add | BinOp::Sub, Delta, _) | (BinOp::Add | BinOp::Sub, _, Delta) => Delta,
+                    (BinOp::Add | BinOp::Sub, Delta, _) | (BinOp::Add | BinOp::Sub, _, Delta) => {
+                        Delta
+                    }
                     (BinOp::Add | BinOp::Sub, _, _) => Neutral,
                     (_, Point, Delta) | (_, Delta, Point) => {
-                        self.affine_error(span, "cannot compare an absolute temperature with a temperature difference", a, b,
-                            "compare two absolute temperatures, or two differences");
+                        self.affine_error(
+                            span,
+                            "cannot compare an absolute temperature with a temperature difference",
+                            a,
+                            b,
+                            "compare two absolute temperatures, or two differences",
+                        );
                         return Ty::Error;
                     }
                     _ => Neutral,
@@ -343,13 +388,20 @@ impl Checker {
                 } else if both_int {
                     Ty::Int
                 } else {
-                    Ty::Real(Quantity { dim: qa.dim, affinity })
+                    Ty::Real(Quantity {
+                        dim: qa.dim,
+                        affinity,
+                    })
                 }
             }
             BinOp::Mul | BinOp::Div => {
                 if qa.affinity == Point || qb.affinity == Point {
                     let (p, other) = if qa.affinity == Point { (a, b) } else { (b, a) };
-                    let verb = if op == BinOp::Mul { "multiply" } else { "divide" };
+                    let verb = if op == BinOp::Mul {
+                        "multiply"
+                    } else {
+                        "divide"
+                    };
                     self.error(
                         Diagnostic::new(Kind::AffineMisuse, span, format!("cannot {verb} an absolute temperature"))
                             .label("an absolute temperature cannot be scaled")
@@ -362,7 +414,11 @@ impl Checker {
                 if both_int && op == BinOp::Mul {
                     return Ty::Int;
                 }
-                let dim = if op == BinOp::Mul { qa.dim.checked_mul(&qb.dim) } else { qa.dim.checked_div(&qb.dim) };
+                let dim = if op == BinOp::Mul {
+                    qa.dim.checked_mul(&qb.dim)
+                } else {
+                    qa.dim.checked_div(&qb.dim)
+                };
                 match dim {
                     Some(d) => Ty::real(d),
                     None => self.exponent_overflow(span).ty,
@@ -372,20 +428,31 @@ impl Checker {
                 if !qb.dim.is_dimensionless() {
                     let db = self.describe_operand(scope, b, tb, g);
                     self.error(
-                        Diagnostic::new(Kind::UnitMismatch, b.span, "an exponent must be dimensionless")
-                            .label(format!("this is {db}")),
+                        Diagnostic::new(
+                            Kind::UnitMismatch,
+                            b.span,
+                            "an exponent must be dimensionless",
+                        )
+                        .label(format!("this is {db}")),
                     );
                     return Ty::Error;
                 }
                 if qa.affinity == Point {
-                    self.affine_error(span, "cannot raise an absolute temperature to a power", a, b,
-                        "subtract a reference temperature first, or declare the value in `K`");
+                    self.affine_error(
+                        span,
+                        "cannot raise an absolute temperature to a power",
+                        a,
+                        b,
+                        "subtract a reference temperature first, or declare the value in `K`",
+                    );
                     return Ty::Error;
                 }
                 if qa.dim.is_dimensionless() {
                     return Ty::NUMBER;
                 }
-                let exponent = super::consts::eval(tb).and_then(|v| v.as_f64()).and_then(as_rational);
+                let exponent = super::consts::eval(tb)
+                    .and_then(|v| v.as_f64())
+                    .and_then(as_rational);
                 match exponent {
                     Some(r) => match qa.dim.checked_pow(r) {
                         Some(d) => Ty::real(d),
@@ -409,7 +476,10 @@ impl Checker {
 
     fn affine_error(&mut self, span: Span, message: &str, a: &Expr, b: &Expr, help: &str) {
         let _ = span;
-        let describe = |c: &Checker, e: &Expr| c.shown_unit(Scope::Body, e).map_or(String::new(), |u| format!("in `{u}`"));
+        let describe = |c: &Checker, e: &Expr| {
+            c.shown_unit(Scope::Body, e)
+                .map_or(String::new(), |u| format!("in `{u}`"))
+        };
         let (la, lb) = (describe(self, a), describe(self, b));
         self.error(
             Diagnostic::new(Kind::AffineMisuse, a.span, message)
@@ -427,9 +497,13 @@ impl Checker {
             other => {
                 let found = self.type_name(other);
                 self.error(
-                    Diagnostic::new(Kind::TypeMismatch, t.span, format!("{what} must be a condition"))
-                        .label(format!("this is `{found}`, not `Bool`"))
-                        .with_help("compare it with something, e.g. `x > 0`"),
+                    Diagnostic::new(
+                        Kind::TypeMismatch,
+                        t.span,
+                        format!("{what} must be a condition"),
+                    )
+                    .label(format!("this is `{found}`, not `Bool`"))
+                    .with_help("compare it with something, e.g. `x > 0`"),
                 );
                 false
             }
@@ -438,7 +512,15 @@ impl Checker {
 
     /// The common type of two expressions that must agree (the branches
     /// of `if`, the arguments of `min`).
-    pub(crate) fn join(&mut self, ta: &TExpr, tb: &TExpr, a: &Expr, b: &Expr, g: &[Generic], what: &str) -> Ty {
+    pub(crate) fn join(
+        &mut self,
+        ta: &TExpr,
+        tb: &TExpr,
+        a: &Expr,
+        b: &Expr,
+        g: &[Generic],
+        what: &str,
+    ) -> Ty {
         match (&ta.ty, &tb.ty) {
             (Ty::Error, _) | (_, Ty::Error) => Ty::Error,
             (Ty::Int, Ty::Int) => Ty::Int,
@@ -450,24 +532,39 @@ impl Checker {
                     let da = self.describe_operand(Scope::Body, a, ta, g);
                     let db = self.describe_operand(Scope::Body, b, tb, g);
                     self.error(
-                        Diagnostic::new(Kind::UnitMismatch, a.span.to(b.span), format!("{what} must have the same dimension"))
-                            .label(format!("{da} vs {db}"))
-                            .with_secondary(a.span, da)
-                            .with_secondary(b.span, db),
+                        Diagnostic::new(
+                            Kind::UnitMismatch,
+                            a.span.to(b.span),
+                            format!("{what} must have the same dimension"),
+                        )
+                        .label(format!("{da} vs {db}"))
+                        .with_secondary(a.span, da)
+                        .with_secondary(b.span, db),
                     );
                     return Ty::Error;
                 }
-                let affinity = if qa.affinity == qb.affinity { qa.affinity } else { Affinity::Neutral };
-                Ty::Real(Quantity { dim: qa.dim, affinity })
+                let affinity = if qa.affinity == qb.affinity {
+                    qa.affinity
+                } else {
+                    Affinity::Neutral
+                };
+                Ty::Real(Quantity {
+                    dim: qa.dim,
+                    affinity,
+                })
             }
             (x, y) if x == y => x.clone(),
             (x, y) => {
                 let (nx, ny) = (self.type_name(x), self.type_name(y));
                 self.error(
-                    Diagnostic::new(Kind::TypeMismatch, a.span.to(b.span), format!("{what} must have the same type"))
-                        .label(format!("`{nx}` vs `{ny}`"))
-                        .with_secondary(a.span, nx)
-                        .with_secondary(b.span, ny),
+                    Diagnostic::new(
+                        Kind::TypeMismatch,
+                        a.span.to(b.span),
+                        format!("{what} must have the same type"),
+                    )
+                    .label(format!("`{nx}` vs `{ny}`"))
+                    .with_secondary(a.span, nx)
+                    .with_secondary(b.span, ny),
                 );
                 Ty::Error
             }
@@ -476,7 +573,14 @@ impl Checker {
 
     /// Checks that a value fits a declared type; reports `unit-mismatch`,
     /// `affine-misuse` or `type-mismatch`. True when it fits.
-    pub(crate) fn expect_type(&mut self, want: &Ty, got: &TExpr, shown: Option<&str>, g: &[Generic], what: &str) -> bool {
+    pub(crate) fn expect_type(
+        &mut self,
+        want: &Ty,
+        got: &TExpr,
+        shown: Option<&str>,
+        g: &[Generic],
+        what: &str,
+    ) -> bool {
         match (want, &got.ty) {
             (Ty::Error, _) | (_, Ty::Error) => true,
             (Ty::Real(w), gt) if gt.is_numeric() => {
@@ -485,18 +589,28 @@ impl Checker {
                     let dw = self.describe_quantity(w, shown, g);
                     let dg = self.describe_quantity(&q, None, g);
                     self.error(
-                        Diagnostic::new(Kind::UnitMismatch, got.span, format!("expected {dw}, found {dg}"))
-                            .label(format!("this is {dg}"))
-                            .with_note(format!("{what} is {dw}")),
+                        Diagnostic::new(
+                            Kind::UnitMismatch,
+                            got.span,
+                            format!("expected {dw}, found {dg}"),
+                        )
+                        .label(format!("this is {dg}"))
+                        .with_note(format!("{what} is {dw}")),
                     );
                     return false;
                 }
                 if w.affinity == Affinity::Point && q.affinity == Affinity::Delta {
                     self.error(
-                        Diagnostic::new(Kind::AffineMisuse, got.span, "a temperature difference where an absolute temperature is expected")
-                            .label("this is a difference of two temperatures")
-                            .with_note(format!("{what} is an absolute temperature"))
-                            .with_help("add it to a reference temperature, or declare the target in `K`"),
+                        Diagnostic::new(
+                            Kind::AffineMisuse,
+                            got.span,
+                            "a temperature difference where an absolute temperature is expected",
+                        )
+                        .label("this is a difference of two temperatures")
+                        .with_note(format!("{what} is an absolute temperature"))
+                        .with_help(
+                            "add it to a reference temperature, or declare the target in `K`",
+                        ),
                     );
                     return false;
                 }
@@ -507,9 +621,13 @@ impl Checker {
             (w, gt) => {
                 let (nw, ng) = (self.type_name(w), self.type_name(gt));
                 self.error(
-                    Diagnostic::new(Kind::TypeMismatch, got.span, format!("expected `{nw}`, found `{ng}`"))
-                        .label(format!("this is `{ng}`"))
-                        .with_note(format!("{what} is `{nw}`")),
+                    Diagnostic::new(
+                        Kind::TypeMismatch,
+                        got.span,
+                        format!("expected `{nw}`, found `{ng}`"),
+                    )
+                    .label(format!("this is `{ng}`"))
+                    .with_note(format!("{what} is `{nw}`")),
                 );
                 false
             }
@@ -523,7 +641,10 @@ impl Checker {
             let is_state = self.stack.last().is_some_and(|b| b.is_state(id));
             if is_state {
                 let ty = match self.member_ty(id) {
-                    Ty::Real(q) => q.dim.checked_div(&Dimension::base(crate::units::BaseDim::Time)).map_or(Ty::Error, Ty::real),
+                    Ty::Real(q) => q
+                        .dim
+                        .checked_div(&Dimension::base(crate::units::BaseDim::Time))
+                        .map_or(Ty::Error, Ty::real),
                     _ => Ty::Error,
                 };
                 self.mark_used(id);
@@ -531,9 +652,13 @@ impl Checker {
             }
         }
         self.error(
-            Diagnostic::new(Kind::DerivativeOfNonState, x.span, format!("`der` of `{}`, which is not a state", x.name))
-                .label("not a state")
-                .with_help("declare it with `state` to give it a derivative"),
+            Diagnostic::new(
+                Kind::DerivativeOfNonState,
+                x.span,
+                format!("`der` of `{}`, which is not a state", x.name),
+            )
+            .label("not a state")
+            .with_help("declare it with `state` to give it a derivative"),
         );
         error_expr(x.span)
     }
@@ -578,10 +703,18 @@ impl Checker {
         }
         match name {
             "t" if matches!(scope, Scope::Body | Scope::Run(_)) => {
-                return texpr(TExprKind::Time, Ty::real(Dimension::base(crate::units::BaseDim::Time)), span);
+                return texpr(
+                    TExprKind::Time,
+                    Ty::real(Dimension::base(crate::units::BaseDim::Time)),
+                    span,
+                );
             }
             "dt" if scope == Scope::Body => {
-                return texpr(TExprKind::Dt, Ty::real(Dimension::base(crate::units::BaseDim::Time)), span);
+                return texpr(
+                    TExprKind::Dt,
+                    Ty::real(Dimension::base(crate::units::BaseDim::Time)),
+                    span,
+                );
             }
             "pi" => return texpr(TExprKind::Real(std::f64::consts::PI), Ty::NUMBER, span),
             _ => {}
@@ -603,7 +736,9 @@ impl Checker {
                 let what = match g {
                     Global::Enum(_) => "an enum; name a variant, e.g. `Mode::Idle`",
                     Global::Fn(_) => "a function; call it with arguments",
-                    Global::Component(_) => "a component; call it with arguments to make an instance",
+                    Global::Component(_) => {
+                        "a component; call it with arguments to make an instance"
+                    }
                     Global::Twin(_) => "a twin, not a value",
                     Global::Unit(_) => "a unit; write it after a number, e.g. `2 name`",
                     Global::Const(_) => "a constant",
@@ -622,7 +757,12 @@ impl Checker {
     }
 
     /// Reports an unknown name with the closest known one.
-    pub(crate) fn unknown_name(&mut self, m: usize, scope: Scope, name: &crate::syntax::ast::Ident) {
+    pub(crate) fn unknown_name(
+        &mut self,
+        m: usize,
+        scope: Scope,
+        name: &crate::syntax::ast::Ident,
+    ) {
         let mut candidates: Vec<String> = Vec::new();
         match scope {
             Scope::Body => {
@@ -631,21 +771,36 @@ impl Checker {
                 }
                 candidates.extend(["t", "dt"].map(String::from));
             }
-            Scope::Fn(i) => candidates.extend(self.program.functions[i].params.iter().map(|p| p.0.clone())),
+            Scope::Fn(i) => {
+                candidates.extend(self.program.functions[i].params.iter().map(|p| p.0.clone()))
+            }
             Scope::Run(twin) => {
-                candidates.extend(self.program.twins[twin].members.iter().map(|x| x.name.clone()));
+                candidates.extend(
+                    self.program.twins[twin]
+                        .members
+                        .iter()
+                        .map(|x| x.name.clone()),
+                );
                 candidates.push("t".into());
             }
             Scope::Const => {}
         }
         candidates.push("pi".into());
         candidates.extend(self.modules[m].names.keys().cloned());
-        let mut d = Diagnostic::new(Kind::UnknownName, name.span, format!("unknown name `{}`", name.name))
-            .label("not found in this scope");
-        if let Some(best) = crate::units::closest(&name.name, candidates.iter().map(String::as_str)) {
+        let mut d = Diagnostic::new(
+            Kind::UnknownName,
+            name.span,
+            format!("unknown name `{}`", name.name),
+        )
+        .label("not found in this scope");
+        if let Some(best) = crate::units::closest(&name.name, candidates.iter().map(String::as_str))
+        {
             d = d.with_help(format!("did you mean `{best}`?"));
         } else if self.units.lookup(&name.name).is_some() {
-            d = d.with_help(format!("`{}` is a unit: write it right after a number, e.g. `1 {}`", name.name, name.name));
+            d = d.with_help(format!(
+                "`{}` is a unit: write it right after a number, e.g. `1 {}`",
+                name.name, name.name
+            ));
         }
         self.error(d);
     }
@@ -658,16 +813,27 @@ impl Checker {
                 if let Some(v) = variants.iter().position(|x| *x == var.name) {
                     return texpr(TExprKind::Variant(e, v), Ty::Enum(e), path.span);
                 }
-                let mut d = Diagnostic::new(Kind::UnknownName, var.span, format!("`{}` has no variant `{}`", en.name, var.name))
-                    .label("unknown variant")
-                    .with_note(format!("its variants are {}", variants.join(", ")));
-                if let Some(best) = crate::units::closest(&var.name, variants.iter().map(String::as_str)) {
+                let mut d = Diagnostic::new(
+                    Kind::UnknownName,
+                    var.span,
+                    format!("`{}` has no variant `{}`", en.name, var.name),
+                )
+                .label("unknown variant")
+                .with_note(format!("its variants are {}", variants.join(", ")));
+                if let Some(best) =
+                    crate::units::closest(&var.name, variants.iter().map(String::as_str))
+                {
                     d = d.with_help(format!("did you mean `{}::{best}`?", en.name));
                 }
                 self.error(d);
             }
             Some(_) => self.error(
-                Diagnostic::new(Kind::TypeMismatch, en.span, format!("`{}` is not an enum", en.name)).label("not an enum"),
+                Diagnostic::new(
+                    Kind::TypeMismatch,
+                    en.span,
+                    format!("`{}` is not an enum", en.name),
+                )
+                .label("not an enum"),
             ),
             None => self.unknown_name(m, Scope::Const, en),
         }
@@ -678,18 +844,11 @@ impl Checker {
     fn member_path(&mut self, scope: Scope, path: &Path) -> TExpr {
         let span = path.span;
         let first = &path.segments[0];
-        let (mut body_members, start): (Vec<(String, crate::hir::MemberKind, Ty, bool)>, Option<usize>) = match scope {
-            Scope::Body => {
-                let Some(b) = self.stack.last() else { return error_expr(span) };
-                match b.member_named(&first.name) {
-                    Some(id) => (Vec::new(), Some(id)),
-                    None => (Vec::new(), None),
-                }
-            }
-            Scope::Run(twin) => (Vec::new(), self.program.twins[twin].member(&first.name)),
-            _ => (Vec::new(), None),
+        let start = match scope {
+            Scope::Body => self.stack.last().and_then(|b| b.member_named(&first.name)),
+            Scope::Run(twin) => self.program.twins[twin].member(&first.name),
+            _ => None,
         };
-        body_members.clear();
         let Some(start) = start else {
             self.unknown_name(0, scope, first);
             return error_expr(span);
@@ -710,8 +869,15 @@ impl Checker {
         for seg in &path.segments[1..] {
             let Some(of) = target else {
                 self.error(
-                    Diagnostic::new(Kind::UnknownName, seg.span, format!("`{}` has no members", self.text(path.span).rsplit_once('.').map_or("", |x| x.0)))
-                        .label("only instances of components and twins have members"),
+                    Diagnostic::new(
+                        Kind::UnknownName,
+                        seg.span,
+                        format!(
+                            "`{}` has no members",
+                            self.text(path.span).rsplit_once('.').map_or("", |x| x.0)
+                        ),
+                    )
+                    .label("only instances of components and twins have members"),
                 );
                 return error_expr(span);
             };
@@ -720,11 +886,22 @@ impl Checker {
                 crate::hir::InstanceOf::Twin(t) => &self.program.twins[t],
             };
             let Some(id) = body.member(&seg.name) else {
-                let names: Vec<String> = body.members.iter().filter(|x| x.named).map(|x| x.name.clone()).collect();
+                let names: Vec<String> = body
+                    .members
+                    .iter()
+                    .filter(|x| x.named)
+                    .map(|x| x.name.clone())
+                    .collect();
                 let owner = body.name.clone();
-                let mut d = Diagnostic::new(Kind::UnknownName, seg.span, format!("`{owner}` has no member `{}`", seg.name))
-                    .label("no such member");
-                if let Some(best) = crate::units::closest(&seg.name, names.iter().map(String::as_str)) {
+                let mut d = Diagnostic::new(
+                    Kind::UnknownName,
+                    seg.span,
+                    format!("`{owner}` has no member `{}`", seg.name),
+                )
+                .label("no such member");
+                if let Some(best) =
+                    crate::units::closest(&seg.name, names.iter().map(String::as_str))
+                {
                     d = d.with_help(format!("did you mean `{best}`?"));
                 }
                 self.error(d);
@@ -758,10 +935,23 @@ impl Checker {
                 Some(n) => match params.iter().position(|p| *p == n.name) {
                     Some(i) => i,
                     None => {
-                        let mut d = Diagnostic::new(Kind::ArgumentMismatch, n.span, format!("`{callee}` has no parameter `{}`", n.name))
-                            .label("unknown parameter")
-                            .with_note(format!("its parameters are {}", if params.is_empty() { "none".to_string() } else { params.join(", ") }));
-                        if let Some(best) = crate::units::closest(&n.name, params.iter().map(String::as_str)) {
+                        let mut d = Diagnostic::new(
+                            Kind::ArgumentMismatch,
+                            n.span,
+                            format!("`{callee}` has no parameter `{}`", n.name),
+                        )
+                        .label("unknown parameter")
+                        .with_note(format!(
+                            "its parameters are {}",
+                            if params.is_empty() {
+                                "none".to_string()
+                            } else {
+                                params.join(", ")
+                            }
+                        ));
+                        if let Some(best) =
+                            crate::units::closest(&n.name, params.iter().map(String::as_str))
+                        {
                             d = d.with_help(format!("did you mean `{best}`?"));
                         }
                         self.error(d);
@@ -772,9 +962,16 @@ impl Checker {
                     if !positional_ok {
                         let hint = params.get(next).cloned().unwrap_or_else(|| "name".into());
                         self.error(
-                            Diagnostic::new(Kind::ArgumentMismatch, arg.value.span, format!("arguments of `{callee}` must be named"))
-                                .label("unnamed argument")
-                                .with_help(format!("name it, e.g. `{hint}: {}`", self.text(arg.value.span))),
+                            Diagnostic::new(
+                                Kind::ArgumentMismatch,
+                                arg.value.span,
+                                format!("arguments of `{callee}` must be named"),
+                            )
+                            .label("unnamed argument")
+                            .with_help(format!(
+                                "name it, e.g. `{hint}: {}`",
+                                self.text(arg.value.span)
+                            )),
                         );
                         next += 1;
                         continue;
@@ -784,9 +981,17 @@ impl Checker {
                     }
                     if next >= params.len() {
                         self.error(
-                            Diagnostic::new(Kind::ArgumentMismatch, arg.value.span, format!("too many arguments for `{callee}`"))
-                                .label("extra argument")
-                                .with_note(format!("`{callee}` takes {} argument{}", params.len(), if params.len() == 1 { "" } else { "s" })),
+                            Diagnostic::new(
+                                Kind::ArgumentMismatch,
+                                arg.value.span,
+                                format!("too many arguments for `{callee}`"),
+                            )
+                            .label("extra argument")
+                            .with_note(format!(
+                                "`{callee}` takes {} argument{}",
+                                params.len(),
+                                if params.len() == 1 { "" } else { "s" }
+                            )),
                         );
                         continue;
                     }
@@ -795,9 +1000,13 @@ impl Checker {
             };
             if let Some(prev) = slots[index] {
                 self.error(
-                    Diagnostic::new(Kind::ArgumentMismatch, arg.value.span, format!("`{}` is given twice", params[index]))
-                        .label("given again here")
-                        .with_secondary(prev.value.span, "first given here"),
+                    Diagnostic::new(
+                        Kind::ArgumentMismatch,
+                        arg.value.span,
+                        format!("`{}` is given twice", params[index]),
+                    )
+                    .label("given again here")
+                    .with_secondary(prev.value.span, "first given here"),
                 );
                 continue;
             }

@@ -54,7 +54,9 @@ impl Checker {
                             // An input only feeds the result through when
                             // no state sits in between.
                             let through = match of {
-                                InstanceOf::Component(_) => target.feedthrough.get(*input).copied().unwrap_or(true),
+                                InstanceOf::Component(_) => {
+                                    target.feedthrough.get(*input).copied().unwrap_or(true)
+                                }
                                 InstanceOf::Twin(_) => true,
                             };
                             if through {
@@ -78,7 +80,10 @@ impl Checker {
         let computed = |id: MemberId| {
             matches!(
                 b.members[id].kind,
-                MemberKind::Let { .. } | MemberKind::Out { .. } | MemberKind::Instance { .. } | MemberKind::Actuator { value: Some(_), .. }
+                MemberKind::Let { .. }
+                    | MemberKind::Out { .. }
+                    | MemberKind::Instance { .. }
+                    | MemberKind::Actuator { value: Some(_), .. }
             ) && b.class[id] != Class::Input
         };
         // Depth-first search; `path` holds the members on the current
@@ -137,8 +142,15 @@ impl Checker {
             seen_sets.push(key);
             let first = *cycle.iter().min().unwrap_or(&cycle[0]);
             let start = cycle.iter().position(|&x| x == first).unwrap_or(0);
-            let rotated: Vec<MemberId> = cycle[start..].iter().chain(&cycle[..start]).copied().collect();
-            let names: Vec<String> = rotated.iter().map(|&i| format!("`{}`", b.members[i].name)).collect();
+            let rotated: Vec<MemberId> = cycle[start..]
+                .iter()
+                .chain(&cycle[..start])
+                .copied()
+                .collect();
+            let names: Vec<String> = rotated
+                .iter()
+                .map(|&i| format!("`{}`", b.members[i].name))
+                .collect();
             let chain = format!("{} → {}", names.join(" → "), names[0]);
             let mut d = Diagnostic::new(
                 Kind::AlgebraicLoop,

@@ -73,7 +73,7 @@ pub(crate) enum Global {
 
 /// One loaded file: its tree and its top-level names.
 pub(crate) struct Module {
-    pub ast: ast::Module,
+    pub ast: std::rc::Rc<ast::Module>,
     pub names: HashMap<String, (Global, Span)>,
 }
 
@@ -88,7 +88,7 @@ pub(crate) struct ItemRef {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Progress {
     Pending,
-    InProgress,
+    Started,
     Done,
 }
 
@@ -168,7 +168,7 @@ impl Checker {
                 }
             }
             self.modules.push(Module {
-                ast: parsed.module,
+                ast: std::rc::Rc::new(parsed.module),
                 names: HashMap::new(),
             });
         }
@@ -215,7 +215,10 @@ impl Checker {
                 ItemKind::Component(c) => {
                     self.component_items.push((at, Progress::Pending));
                     self.program.components.push(body::placeholder(&c.name));
-                    (Global::Component(self.component_items.len() - 1), c.name.clone())
+                    (
+                        Global::Component(self.component_items.len() - 1),
+                        c.name.clone(),
+                    )
                 }
                 ItemKind::Twin(t) => {
                     self.twin_items.push((at, Progress::Pending));
@@ -332,9 +335,9 @@ impl Checker {
     pub(crate) fn component(&mut self, i: usize) -> Option<&Body> {
         match self.component_items[i].1 {
             Progress::Done => Some(&self.program.components[i]),
-            Progress::InProgress => None,
+            Progress::Started => None,
             Progress::Pending => {
-                self.component_items[i].1 = Progress::InProgress;
+                self.component_items[i].1 = Progress::Started;
                 let at = self.component_items[i].0;
                 let body = self.check_body(at);
                 self.program.components[i] = body;
@@ -348,9 +351,9 @@ impl Checker {
     pub(crate) fn twin(&mut self, i: usize) -> Option<&Body> {
         match self.twin_items[i].1 {
             Progress::Done => Some(&self.program.twins[i]),
-            Progress::InProgress => None,
+            Progress::Started => None,
             Progress::Pending => {
-                self.twin_items[i].1 = Progress::InProgress;
+                self.twin_items[i].1 = Progress::Started;
                 let at = self.twin_items[i].0;
                 let body = self.check_body(at);
                 self.program.twins[i] = body;
@@ -413,7 +416,10 @@ impl Checker {
                         format!("{what} `{}` is never used", name.name),
                     )
                     .label("never used")
-                    .with_help(format!("remove it, or use it; an underscore prefix (`_{}`) silences this", name.name)),
+                    .with_help(format!(
+                        "remove it, or use it; an underscore prefix (`_{}`) silences this",
+                        name.name
+                    )),
                 );
             }
         }

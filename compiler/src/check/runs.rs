@@ -17,16 +17,32 @@ impl Checker {
     pub(crate) fn check_run(&mut self, at: ItemRef) -> Option<Run> {
         let m = at.module;
         let (name, span, twin_name, body, is_test) = match &self.item(at).kind {
-            ItemKind::Scenario(s) => (s.name.name.clone(), s.name.span, s.twin.clone(), s.body.clone(), false),
-            ItemKind::Test(t) => (t.name.clone(), t.name_span, t.twin.clone(), t.body.clone(), true),
+            ItemKind::Scenario(s) => (
+                s.name.name.clone(),
+                s.name.span,
+                s.twin.clone(),
+                s.body.clone(),
+                false,
+            ),
+            ItemKind::Test(t) => (
+                t.name.clone(),
+                t.name_span,
+                t.twin.clone(),
+                t.body.clone(),
+                true,
+            ),
             _ => return None,
         };
         let twin = match self.global(m, &twin_name.name) {
             Some(Global::Twin(i)) => i,
             Some(_) => {
                 self.error(
-                    Diagnostic::new(Kind::InvalidTwinReference, twin_name.span, format!("`{}` is not a twin", twin_name.name))
-                        .label("scenarios and tests run twins"),
+                    Diagnostic::new(
+                        Kind::InvalidTwinReference,
+                        twin_name.span,
+                        format!("`{}` is not a twin", twin_name.name),
+                    )
+                    .label("scenarios and tests run twins"),
                 );
                 return None;
             }
@@ -52,10 +68,21 @@ impl Checker {
                 StmtKind::Duration(e) | StmtKind::Run(e) => {
                     let wrong = matches!(stmt.kind, StmtKind::Duration(_)) == is_test;
                     if wrong {
-                        let (word, right) = if is_test { ("duration", "run") } else { ("run", "duration") };
+                        let (word, right) = if is_test {
+                            ("duration", "run")
+                        } else {
+                            ("run", "duration")
+                        };
                         self.error(
-                            Diagnostic::new(Kind::MisplacedDeclaration, stmt.span, format!("`{word}` is not used in a {}", if is_test { "test" } else { "scenario" }))
-                                .label(format!("use `{right}` here")),
+                            Diagnostic::new(
+                                Kind::MisplacedDeclaration,
+                                stmt.span,
+                                format!(
+                                    "`{word}` is not used in a {}",
+                                    if is_test { "test" } else { "scenario" }
+                                ),
+                            )
+                            .label(format!("use `{right}` here")),
                         );
                     }
                     let t = self.expr(m, Scope::Run(twin), e, &[]);
@@ -66,21 +93,43 @@ impl Checker {
                     }
                 }
                 StmtKind::Set(path, e) => {
-                    if let Some(id) = self.run_member(twin, path, |k| matches!(k, MemberKind::Param { .. }), "param") {
+                    if let Some(id) = self.run_member(
+                        twin,
+                        path,
+                        |k| matches!(k, MemberKind::Param { .. }),
+                        "param",
+                    ) {
                         let t = self.expr(m, Scope::Run(twin), e, &[]);
                         let want = self.program.twins[twin].members[id].ty.clone();
                         let unit = self.program.twins[twin].members[id].unit.text.clone();
-                        self.expect_type(&want, &t, Some(&unit), &[], &format!("`{}`", path.text()));
+                        self.expect_type(
+                            &want,
+                            &t,
+                            Some(&unit),
+                            &[],
+                            &format!("`{}`", path.text()),
+                        );
                         run.set.push((id, t));
                     }
                 }
                 StmtKind::Sensor(path, e) => {
-                    if let Some(id) = self.run_member(twin, path, |k| matches!(k, MemberKind::Sensor { .. }), "sensor") {
+                    if let Some(id) = self.run_member(
+                        twin,
+                        path,
+                        |k| matches!(k, MemberKind::Sensor { .. }),
+                        "sensor",
+                    ) {
                         let t = self.expr(m, Scope::Run(twin), e, &[]);
                         if !matches!(t.kind, TExprKind::Csv(..)) {
                             let want = self.program.twins[twin].members[id].ty.clone();
                             let unit = self.program.twins[twin].members[id].unit.text.clone();
-                            self.expect_type(&want, &t, Some(&unit), &[], &format!("`{}`", path.text()));
+                            self.expect_type(
+                                &want,
+                                &t,
+                                Some(&unit),
+                                &[],
+                                &format!("`{}`", path.text()),
+                            );
                         }
                         run.sensors.push((id, t));
                     }
@@ -95,43 +144,67 @@ impl Checker {
                 StmtKind::Expect(Expectation { mode, cond }) => {
                     if !is_test {
                         self.error(
-                            Diagnostic::new(Kind::MisplacedDeclaration, stmt.span, "`expect` belongs in tests")
-                                .label("in a scenario")
-                                .with_help("write a `test \"...\" for Twin { ... }` for assertions"),
+                            Diagnostic::new(
+                                Kind::MisplacedDeclaration,
+                                stmt.span,
+                                "`expect` belongs in tests",
+                            )
+                            .label("in a scenario")
+                            .with_help("write a `test \"...\" for Twin { ... }` for assertions"),
                         );
                     }
                     let c = self.expr(m, Scope::Run(twin), cond, &[]);
                     self.expect_bool(&c, "an expectation");
                     let time_of = |c: &mut Checker, e: &ast::Expr| {
                         let t = c.expr(m, Scope::Run(twin), e, &[]);
-                        if c.expect_type(&time, &t, Some("s"), &[], "a time") { c.constant_of(&t) } else { None }
+                        if c.expect_type(&time, &t, Some("s"), &[], "a time") {
+                            c.constant_of(&t)
+                        } else {
+                            None
+                        }
                     };
                     let when = match mode {
                         ExpectMode::AtEnd => ExpectWhen::AtEnd,
                         ExpectMode::Always => ExpectWhen::Always,
-                        ExpectMode::Eventually(within) => ExpectWhen::Eventually(within.as_ref().and_then(|w| time_of(self, w))),
+                        ExpectMode::Eventually(within) => {
+                            ExpectWhen::Eventually(within.as_ref().and_then(|w| time_of(self, w)))
+                        }
                         ExpectMode::At(at) => match time_of(self, at) {
                             Some(v) => ExpectWhen::At(v),
                             None => continue,
                         },
                     };
-                    run.expects.push(Expect { mode: when, cond: c, span: stmt.span });
+                    run.expects.push(Expect {
+                        mode: when,
+                        cond: c,
+                        span: stmt.span,
+                    });
                 }
                 StmtKind::Error => {}
             }
         }
         if is_test && run.duration.is_none() {
             self.error(
-                Diagnostic::new(Kind::MisplacedDeclaration, span, "this test never says how long to run")
-                    .label("no `run`")
-                    .with_help("add `run 10 min` (or any duration)"),
+                Diagnostic::new(
+                    Kind::MisplacedDeclaration,
+                    span,
+                    "this test never says how long to run",
+                )
+                .label("no `run`")
+                .with_help("add `run 10 min` (or any duration)"),
             );
         }
         Some(run)
     }
 
     /// Resolves a scenario/test name to a member of the twin.
-    fn run_member(&mut self, twin: usize, path: &ast::Path, ok: impl Fn(&MemberKind) -> bool, noun: &str) -> Option<usize> {
+    fn run_member(
+        &mut self,
+        twin: usize,
+        path: &ast::Path,
+        ok: impl Fn(&MemberKind) -> bool,
+        noun: &str,
+    ) -> Option<usize> {
         let name = path.text();
         let body = &self.program.twins[twin];
         match body.member(&name) {
@@ -139,16 +212,29 @@ impl Checker {
             Some(_) => {
                 let twin_name = body.name.clone();
                 self.error(
-                    Diagnostic::new(Kind::TypeMismatch, path.span, format!("`{name}` is not a {noun} of `{twin_name}`"))
-                        .label(format!("not a {noun}")),
+                    Diagnostic::new(
+                        Kind::TypeMismatch,
+                        path.span,
+                        format!("`{name}` is not a {noun} of `{twin_name}`"),
+                    )
+                    .label(format!("not a {noun}")),
                 );
                 None
             }
             None => {
                 let twin_name = body.name.clone();
-                let names: Vec<String> = body.members.iter().filter(|x| x.named && ok(&x.kind)).map(|x| x.name.clone()).collect();
-                let mut d = Diagnostic::new(Kind::UnknownName, path.span, format!("`{twin_name}` has no {noun} `{name}`"))
-                    .label(format!("unknown {noun}"));
+                let names: Vec<String> = body
+                    .members
+                    .iter()
+                    .filter(|x| x.named && ok(&x.kind))
+                    .map(|x| x.name.clone())
+                    .collect();
+                let mut d = Diagnostic::new(
+                    Kind::UnknownName,
+                    path.span,
+                    format!("`{twin_name}` has no {noun} `{name}`"),
+                )
+                .label(format!("unknown {noun}"));
                 if let Some(best) = crate::units::closest(&name, names.iter().map(String::as_str)) {
                     d = d.with_help(format!("did you mean `{best}`?"));
                 }

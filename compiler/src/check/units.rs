@@ -27,16 +27,25 @@ pub(crate) struct Generic {
 /// generic body needs.
 pub(crate) fn probe(i: usize) -> Dimension {
     let k = i as i32;
-    let amount = Rational::new(1, 97 + 2 * k).and_then(|r| Dimension::base(BaseDim::Amount).checked_pow(r));
-    let lum = Rational::new(1, 89 + 2 * k).and_then(|r| Dimension::base(BaseDim::Luminous).checked_pow(r));
+    let amount =
+        Rational::new(1, 97 + 2 * k).and_then(|r| Dimension::base(BaseDim::Amount).checked_pow(r));
+    let lum = Rational::new(1, 89 + 2 * k)
+        .and_then(|r| Dimension::base(BaseDim::Luminous).checked_pow(r));
     // The exponents are tiny fractions, so the product always fits.
-    amount.and_then(|a| a.checked_mul(&lum?)).unwrap_or(Dimension::NONE)
+    amount
+        .and_then(|a| a.checked_mul(&lum?))
+        .unwrap_or(Dimension::NONE)
 }
 
 impl Checker {
     /// Evaluates a unit expression to a unit, with unit parameters as
     /// their probes. `None` after reporting an unknown unit.
-    pub(crate) fn eval_unit(&mut self, m: usize, u: &UnitExpr, generics: &[Generic]) -> Option<Unit> {
+    pub(crate) fn eval_unit(
+        &mut self,
+        m: usize,
+        u: &UnitExpr,
+        generics: &[Generic],
+    ) -> Option<Unit> {
         match &u.kind {
             UnitExprKind::Name(name) => {
                 if let Some(g) = generics.iter().find(|g| &g.name == name) {
@@ -84,7 +93,11 @@ impl Checker {
     /// Passes a unit through, reporting exponents that saturated (only
     /// absurd towers of powers get there).
     fn fits(&mut self, unit: Unit, span: Span) -> Option<Unit> {
-        let saturated = unit.dim.exponents().iter().any(|r| r.numer().abs() == i32::MAX || r.denom() == i32::MAX);
+        let saturated = unit
+            .dim
+            .exponents()
+            .iter()
+            .any(|r| r.numer().abs() == i32::MAX || r.denom() == i32::MAX);
         if saturated {
             self.exponent_overflow(span);
             return None;
@@ -103,7 +116,12 @@ impl Checker {
             // author most likely meant to multiply or divide by a value.
             let at = (span.start - start) as usize;
             if at > 0 && text.is_char_boundary(at - 1) && matches!(&text[at - 1..at], "*" | "/") {
-                let fixed = format!("{} {} {}", text[..at - 1].trim_end(), &text[at - 1..at], &text[at..]);
+                let fixed = format!(
+                    "{} {} {}",
+                    text[..at - 1].trim_end(),
+                    &text[at - 1..at],
+                    &text[at..]
+                );
                 d = d
                     .with_help(format!("to use `{name}` as a value, put spaces around the operator: `{fixed}`"))
                     .with_note("a quantity's unit is written without spaces, so `2 m*x` reads `m*x` as one unit");
@@ -124,16 +142,21 @@ impl Checker {
         value: f64,
         unit: &UnitExpr,
         literal_span: Span,
-        literal_text: &str,
         generics: &[Generic],
     ) -> Option<(f64, Quantity)> {
-        let unit = self.eval_unit_glued(m, unit, generics, literal_text, literal_span.start)?;
+        let unit = self.eval_unit_glued(m, unit, generics, literal_span)?;
         let (si, affinity) = if unit.is_affine() {
             (unit.to_si(value), Affinity::Point)
         } else {
             (value * unit.scale, Affinity::Neutral)
         };
-        Some((si, Quantity { dim: unit.dim, affinity }))
+        Some((
+            si,
+            Quantity {
+                dim: unit.dim,
+                affinity,
+            },
+        ))
     }
 
     fn eval_unit_glued(
@@ -141,8 +164,7 @@ impl Checker {
         m: usize,
         u: &UnitExpr,
         generics: &[Generic],
-        text: &str,
-        start: u32,
+        literal: Span,
     ) -> Option<Unit> {
         match &u.kind {
             UnitExprKind::Name(name) => {
@@ -152,20 +174,21 @@ impl Checker {
                 if let Some(unit) = self.units.lookup(name) {
                     return Some(unit);
                 }
-                self.unknown_unit(name, u.span, Some((text, start)));
+                let text = self.text(literal).to_string();
+                self.unknown_unit(name, u.span, Some((&text, literal.start)));
                 None
             }
             UnitExprKind::Mul(a, b) => {
-                let a = self.eval_unit_glued(m, a, generics, text, start);
-                let b = self.eval_unit_glued(m, b, generics, text, start);
+                let a = self.eval_unit_glued(m, a, generics, literal);
+                let b = self.eval_unit_glued(m, b, generics, literal);
                 self.fits(a?.mul(&b?), u.span)
             }
             UnitExprKind::Div(a, b) => {
-                let a = self.eval_unit_glued(m, a, generics, text, start);
-                let b = self.eval_unit_glued(m, b, generics, text, start);
+                let a = self.eval_unit_glued(m, a, generics, literal);
+                let b = self.eval_unit_glued(m, b, generics, literal);
                 self.fits(a?.div(&b?), u.span)
             }
-            UnitExprKind::Paren(a) => self.eval_unit_glued(m, a, generics, text, start),
+            UnitExprKind::Paren(a) => self.eval_unit_glued(m, a, generics, literal),
             _ => self.eval_unit(m, u, generics),
         }
     }
@@ -206,7 +229,13 @@ impl Checker {
                     scale: unit.scale,
                     offset: if unit.is_affine() { unit.offset } else { 0.0 },
                 };
-                (Ty::Real(Quantity { dim: unit.dim, affinity }), shown)
+                (
+                    Ty::Real(Quantity {
+                        dim: unit.dim,
+                        affinity,
+                    }),
+                    shown,
+                )
             }
             None => (Ty::Error, DisplayUnit::si("")),
         }
@@ -241,13 +270,20 @@ impl Checker {
     }
 
     /// How a quantity is described in messages: `` `A` (current) ``.
-    pub(crate) fn describe_quantity(&self, q: &Quantity, shown: Option<&str>, generics: &[Generic]) -> String {
+    pub(crate) fn describe_quantity(
+        &self,
+        q: &Quantity,
+        shown: Option<&str>,
+        generics: &[Generic],
+    ) -> String {
         if let Some(g) = generics.iter().find(|g| g.probe == q.dim) {
             return format!("`{}` (unit parameter)", g.name);
         }
         let symbol = match (shown, q.affinity) {
             (Some(s), _) => s.to_string(),
-            (None, Affinity::Point) if q.dim == Dimension::base(BaseDim::Temperature) => "degC".into(),
+            (None, Affinity::Point) if q.dim == Dimension::base(BaseDim::Temperature) => {
+                "degC".into()
+            }
             (None, _) => q.dim.si_symbol(),
         };
         let what = match q.affinity {

@@ -178,6 +178,12 @@ impl Diagnostic {
 /// Sorts diagnostics by file and position so output is stable, and drops
 /// exact duplicates (recovery can report one mistake twice).
 pub fn sort_and_dedup(diags: &mut Vec<Diagnostic>) {
-    diags.sort_by_key(|d| (d.primary.span.file, d.primary.span.start, d.primary.span.end));
+    diags.sort_by_key(|d| {
+        (
+            d.primary.span.file,
+            d.primary.span.start,
+            d.primary.span.end,
+        )
+    });
     diags.dedup_by(|a, b| a.kind == b.kind && a.primary.span == b.primary.span);
 }

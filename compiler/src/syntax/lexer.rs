@@ -56,7 +56,7 @@ pub fn is_ident_continue(c: char) -> bool {
 
 /// Whether a word is reserved or contextual, and so never a unit.
 pub fn is_keyword(word: &str) -> bool {
-    Kw::from_str(word).is_some() || CONTEXTUAL.contains(&word)
+    Kw::from_text(word).is_some() || CONTEXTUAL.contains(&word)
 }
 
 struct Lexer<'src> {
@@ -109,7 +109,6 @@ impl<'src> Lexer<'src> {
         self.text[self.pos..].chars().next()
     }
 
-
     fn rest(&self) -> &'src str {
         &self.text[self.pos..]
     }
@@ -135,7 +134,7 @@ impl<'src> Lexer<'src> {
                 self.number();
             } else if is_ident_start(c) {
                 let word = self.ident();
-                let token = match Kw::from_str(word) {
+                let token = match Kw::from_text(word) {
                     Some(kw) => Token::Kw(kw),
                     None => Token::Ident(word),
                 };
@@ -169,7 +168,10 @@ impl<'src> Lexer<'src> {
 
     fn line_comment(&mut self) {
         let start = self.pos;
-        let end = self.rest().find('\n').map_or(self.text.len(), |i| start + i);
+        let end = self
+            .rest()
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i);
         self.pos = end;
         let body = &self.text[start..end];
         let span = self.span(start, end);
@@ -559,8 +561,14 @@ mod tests {
 
     #[test]
     fn keywords_are_not_units() {
-        assert_eq!(show("2 m for 1 s"), "num:2 unit:m@2..3 kw:for num:1 unit:s@10..11");
-        assert_eq!(show("x > 3 at 5 s"), "id:x > num:3 id:at num:5 unit:s@11..12");
+        assert_eq!(
+            show("2 m for 1 s"),
+            "num:2 unit:m@2..3 kw:for num:1 unit:s@10..11"
+        );
+        assert_eq!(
+            show("x > 3 at 5 s"),
+            "id:x > num:3 id:at num:5 unit:s@11..12"
+        );
         assert_eq!(show("then 1 else 2"), "kw:then num:1 kw:else num:2");
     }
 

@@ -41,7 +41,7 @@ macro_rules! keywords {
 
         impl Kw {
             /// The keyword for this text, if it is one.
-            pub fn from_str(text: &str) -> Option<Kw> {
+            pub fn from_text(text: &str) -> Option<Kw> {
                 match text {
                     $($text => Some(Kw::$variant),)*
                     _ => None,

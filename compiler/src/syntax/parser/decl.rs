@@ -8,8 +8,10 @@
 
 use chumsky::prelude::*;
 
-use super::expr::{call_args, expr_parser, ident, kw, path, punct, type_parser, unit_expr_parser, word};
-use super::{Extra, TokenInput, string_literal};
+use super::expr::{
+    call_args, expr_parser, ident, kw, path, punct, type_parser, unit_expr_parser, word,
+};
+use super::{Extra, ParseError, TokenInput, string_literal};
 use crate::syntax::ast::{
     AlarmSeverity, Assign, ComponentDecl, ConstDecl, Decl, DeclKind, EnumDecl, ExpectMode,
     Expectation, Expr, FnDecl, Ident, Item, ItemKind, Param, RangeExpr, ScenarioDecl, Stmt,
@@ -115,14 +117,16 @@ enum SignalOpt {
 }
 
 /// A declaration in a twin or component body.
-fn decl_parser<'src, I: TokenInput<'src> + 'src>()
--> impl Parser<'src, I, Decl, Extra<'src>> + Clone {
+fn decl_parser<'src, I: TokenInput<'src> + 'src>() -> impl Parser<'src, I, Decl, Extra<'src>> + Clone
+{
     let expr = expr_parser().boxed();
     let init = punct(Punct::Eq).ignore_then(expr.clone());
     let named = |k: Kw| kw(k).ignore_then(ident()).then(annotation());
 
     let opt = choice((
-        word("range").ignore_then(range(expr.clone())).map(SignalOpt::Range),
+        word("range")
+            .ignore_then(range(expr.clone()))
+            .map(SignalOpt::Range),
         word("stale")
             .ignore_then(word("after"))
             .ignore_then(expr.clone())
@@ -182,7 +186,9 @@ fn decl_parser<'src, I: TokenInput<'src> + 'src>()
     let out = named(Kw::Out)
         .then(init.clone())
         .map(|((name, ty), value)| DeclKind::Out { name, ty, value });
-    let ret = kw(Kw::Return).ignore_then(expr.clone()).map(DeclKind::Return);
+    let ret = kw(Kw::Return)
+        .ignore_then(expr.clone())
+        .map(DeclKind::Return);
     let der = kw(Kw::Der)
         .ignore_then(ident().delimited_by(punct(Punct::LParen), punct(Punct::RParen)))
         .then(init.clone())
@@ -199,7 +205,7 @@ fn decl_parser<'src, I: TokenInput<'src> + 'src>()
         .validate(|(raw, span), _, emitter| {
             let (lit, diags) = string_literal(raw, span);
             for d in diags {
-                emitter.emit(Rich::custom(d.primary.span, d.message));
+                emitter.emit(ParseError::custom(d.primary.span, d.message));
             }
             lit
         });
@@ -210,16 +216,23 @@ fn decl_parser<'src, I: TokenInput<'src> + 'src>()
         .then_ignore(kw(Kw::When))
         .then(expr.clone())
         .then(kw(Kw::For).ignore_then(expr.clone()).or_not())
-        .then(kw(Kw::Clear).ignore_then(kw(Kw::When)).ignore_then(expr.clone()).or_not())
+        .then(
+            kw(Kw::Clear)
+                .ignore_then(kw(Kw::When))
+                .ignore_then(expr.clone())
+                .or_not(),
+        )
         .then(message.or_not())
-        .map(|(((((name, severity), when), hold), clear), message)| DeclKind::Alarm {
-            name,
-            severity,
-            when,
-            hold,
-            clear,
-            message,
-        });
+        .map(
+            |(((((name, severity), when), hold), clear), message)| DeclKind::Alarm {
+                name,
+                severity,
+                when,
+                hold,
+                clear,
+                message,
+            },
+        );
 
     let assign = path()
         .then_ignore(punct(Punct::Eq))
@@ -293,10 +306,12 @@ fn body<'src, I: TokenInput<'src> + 'src>()
 }
 
 /// A scenario or test statement.
-fn stmt_parser<'src, I: TokenInput<'src> + 'src>()
--> impl Parser<'src, I, Stmt, Extra<'src>> + Clone {
+fn stmt_parser<'src, I: TokenInput<'src> + 'src>() -> impl Parser<'src, I, Stmt, Extra<'src>> + Clone
+{
     let expr = expr_parser().boxed();
-    let duration = word("duration").ignore_then(expr.clone()).map(StmtKind::Duration);
+    let duration = word("duration")
+        .ignore_then(expr.clone())
+        .map(StmtKind::Duration);
     let run = word("run").ignore_then(expr.clone()).map(StmtKind::Run);
     let set = word("set")
         .ignore_then(path())
@@ -309,13 +324,14 @@ fn stmt_parser<'src, I: TokenInput<'src> + 'src>()
         .then(expr.clone())
         .map(|(p, e)| StmtKind::Sensor(p, e));
     let report = word("report")
-        .ignore_then(path().separated_by(punct(Punct::Comma)).at_least(1).collect())
+        .ignore_then(
+            path()
+                .separated_by(punct(Punct::Comma))
+                .at_least(1)
+                .collect(),
+        )
         .map(StmtKind::Report);
-    let mode = choice((
-        word("always").to(0u8),
-        word("eventually").to(1u8),
-    ))
-    .or_not();
+    let mode = choice((word("always").to(0u8), word("eventually").to(1u8))).or_not();
     let expect = kw(Kw::Expect)
         .ignore_then(mode)
         .then(expr.clone())
@@ -328,7 +344,7 @@ fn stmt_parser<'src, I: TokenInput<'src> + 'src>()
                 (Some(0), None, None) => ExpectMode::Always,
                 (Some(1), within, None) => ExpectMode::Eventually(within),
                 _ => {
-                    return Err(Rich::custom(
+                    return Err(ParseError::custom(
                         span,
                         "`within` goes with `expect eventually`, and `at` with a plain `expect`",
                     ));
@@ -396,8 +412,8 @@ fn params<'src, I: TokenInput<'src> + 'src>()
 }
 
 /// A top-level item.
-fn item_parser<'src, I: TokenInput<'src> + 'src>()
--> impl Parser<'src, I, Item, Extra<'src>> + Clone {
+fn item_parser<'src, I: TokenInput<'src> + 'src>() -> impl Parser<'src, I, Item, Extra<'src>> + Clone
+{
     let expr = expr_parser().boxed();
     let use_ = kw(Kw::Use)
         .ignore_then(
@@ -415,11 +431,13 @@ fn item_parser<'src, I: TokenInput<'src> + 'src>()
         .map(|((name, ty), value)| ItemKind::Const(ConstDecl { name, ty, value }));
     let compact = select! { Token::Number(n) => n }
         .then(select! { Token::Unit(text) = e => (text, e.span()) })
-        .try_map(|(n, (text, span)): (f64, (&'src str, crate::span::Span)), at| {
-            scan_compact_unit(text, span.file, span.start as usize)
-                .map(|(u, _)| (Some(n), u))
-                .ok_or_else(|| Rich::custom(at, "expected a unit"))
-        });
+        .try_map(
+            |(n, (text, span)): (f64, (&'src str, crate::span::Span)), at| {
+                scan_compact_unit(text, span.file, span.start as usize)
+                    .map(|(u, _)| (Some(n), u))
+                    .ok_or_else(|| ParseError::custom(at, "expected a unit"))
+            },
+        );
     let unit_ = kw(Kw::Unit)
         .ignore_then(ident())
         .then_ignore(punct(Punct::Eq))
@@ -524,5 +542,8 @@ fn item_parser<'src, I: TokenInput<'src> + 'src>()
 /// A whole file: items up to the end.
 pub(super) fn module_parser<'src, I: TokenInput<'src> + 'src>()
 -> impl Parser<'src, I, Vec<Item>, Extra<'src>> {
-    item_parser().repeated().collect::<Vec<_>>().then_ignore(end())
+    item_parser()
+        .repeated()
+        .collect::<Vec<_>>()
+        .then_ignore(end())
 }

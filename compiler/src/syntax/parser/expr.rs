@@ -8,12 +8,12 @@
 use chumsky::pratt::{infix, left, prefix, right};
 use chumsky::prelude::*;
 
-use super::{Extra, TokenInput, string_literal};
+use super::{Extra, ParseError, TokenInput, string_literal};
+use crate::span::Span;
 use crate::syntax::ast::{
     Arg, BinOp, Expr, ExprKind, Ident, Path, TypeExpr, UnOp, UnitExpr, UnitExprKind,
 };
 use crate::syntax::lexer::scan_compact_unit;
-use crate::span::Span;
 use crate::syntax::token::{Kw, Punct, Token};
 
 /// A reserved keyword.
@@ -89,6 +89,35 @@ fn binary(op: BinOp, l: Expr, r: Expr) -> Expr {
     }
 }
 
+// One parser per precedence level keeps failed attempts (and the errors
+// chumsky records for them) to one per level.
+
+fn comparison_op<'src, I: TokenInput<'src>>() -> impl Parser<'src, I, BinOp, Extra<'src>> + Clone {
+    select! {
+        Token::Punct(Punct::Lt) => BinOp::Lt,
+        Token::Punct(Punct::Gt) => BinOp::Gt,
+        Token::Punct(Punct::Le) => BinOp::Le,
+        Token::Punct(Punct::Ge) => BinOp::Ge,
+        Token::Punct(Punct::EqEq) => BinOp::Eq,
+        Token::Punct(Punct::Ne) => BinOp::Ne,
+    }
+}
+
+fn additive_op<'src, I: TokenInput<'src>>() -> impl Parser<'src, I, BinOp, Extra<'src>> + Clone {
+    select! {
+        Token::Punct(Punct::Plus) => BinOp::Add,
+        Token::Punct(Punct::Minus) => BinOp::Sub,
+    }
+}
+
+fn multiplicative_op<'src, I: TokenInput<'src>>() -> impl Parser<'src, I, BinOp, Extra<'src>> + Clone
+{
+    select! {
+        Token::Punct(Punct::Star) => BinOp::Mul,
+        Token::Punct(Punct::Slash) => BinOp::Div,
+    }
+}
+
 /// The expression parser.
 pub(super) fn expr_parser<'src, I: TokenInput<'src>>()
 -> impl Parser<'src, I, Expr, Extra<'src>> + Clone {
@@ -96,21 +125,19 @@ pub(super) fn expr_parser<'src, I: TokenInput<'src>>()
         let number = select! { Token::Number(n) => n };
         let unit = select! { Token::Unit(text) = e => (text, e.span()) }
             .map(|(text, span): (&'src str, Span)| (text, span));
-        let quantity = number
-            .then(unit.or_not())
-            .map(|(n, unit)| match unit {
-                Some((text, span)) => match scan_compact_unit(text, span.file, span.start as usize) {
-                    Some((u, _)) => ExprKind::Quantity(n, u),
-                    None => ExprKind::Number(n),
-                },
+        let quantity = number.then(unit.or_not()).map(|(n, unit)| match unit {
+            Some((text, span)) => match scan_compact_unit(text, span.file, span.start as usize) {
+                Some((u, _)) => ExprKind::Quantity(n, u),
                 None => ExprKind::Number(n),
-            });
+            },
+            None => ExprKind::Number(n),
+        });
         let boolean = choice((kw(Kw::True).to(true), kw(Kw::False).to(false))).map(ExprKind::Bool);
         let string = select! { Token::Str(raw) = e => (raw, e.span()) }.validate(
             |(raw, span), _, emitter| {
                 let (lit, diags) = string_literal(raw, span);
                 for d in diags {
-                    emitter.emit(Rich::custom(d.primary.span, d.message));
+                    emitter.emit(ParseError::custom(d.primary.span, d.message));
                 }
                 ExprKind::Str(lit)
             },
@@ -129,13 +156,15 @@ pub(super) fn expr_parser<'src, I: TokenInput<'src>>()
             .clone()
             .delimited_by(punct(Punct::LParen), punct(Punct::RParen))
             .map(|e| ExprKind::Paren(Box::new(e)));
-        let path_or_call = path()
-            .then(call_args(expr.clone()).or_not())
-            .map(|(p, args)| match args {
-                Some(args) => ExprKind::Call(p, args),
-                None => ExprKind::Path(p),
-            });
-        let atom = choice((quantity, boolean, string, der, if_, paren, path_or_call))
+        let path_or_call =
+            path()
+                .then(call_args(expr.clone()).or_not())
+                .map(|(p, args)| match args {
+                    Some(args) => ExprKind::Call(p, args),
+                    None => ExprKind::Path(p),
+                });
+        // Most atoms are names and numbers: try those first.
+        let atom = choice((path_or_call, quantity, paren, boolean, if_, der, string))
             .map_with(|kind, e| Expr {
                 kind,
                 span: e.span(),
@@ -143,31 +172,29 @@ pub(super) fn expr_parser<'src, I: TokenInput<'src>>()
             .labelled("expression")
             .boxed();
 
-        let cmp = choice((
-            punct(Punct::Lt).to(BinOp::Lt),
-            punct(Punct::Gt).to(BinOp::Gt),
-            punct(Punct::Le).to(BinOp::Le),
-            punct(Punct::Ge).to(BinOp::Ge),
-            punct(Punct::EqEq).to(BinOp::Eq),
-            punct(Punct::Ne).to(BinOp::Ne),
-        ));
-        let unary = |op: UnOp, operand: Expr, e: &mut chumsky::input::MapExtra<'src, '_, I, Extra<'src>>| {
-            Expr {
-                kind: ExprKind::Unary(op, Box::new(operand)),
-                span: e.span(),
-            }
-        };
+        let (cmp, additive, multiplicative) = (comparison_op(), additive_op(), multiplicative_op());
+        let unary =
+            |op: UnOp,
+             operand: Expr,
+             e: &mut chumsky::input::MapExtra<'src, '_, I, Extra<'src>>| {
+                Expr {
+                    kind: ExprKind::Unary(op, Box::new(operand)),
+                    span: e.span(),
+                }
+            };
         atom.pratt((
             infix(left(1), kw(Kw::Or), |l, _, r, _| binary(BinOp::Or, l, r)),
             infix(left(2), kw(Kw::And), |l, _, r, _| binary(BinOp::And, l, r)),
             prefix(3, kw(Kw::Not), move |_, x, e| unary(UnOp::Not, x, e)),
             infix(left(4), cmp, |l, op, r, _| binary(op, l, r)),
-            infix(left(5), punct(Punct::Plus), |l, _, r, _| binary(BinOp::Add, l, r)),
-            infix(left(5), punct(Punct::Minus), |l, _, r, _| binary(BinOp::Sub, l, r)),
-            infix(left(6), punct(Punct::Star), |l, _, r, _| binary(BinOp::Mul, l, r)),
-            infix(left(6), punct(Punct::Slash), |l, _, r, _| binary(BinOp::Div, l, r)),
-            prefix(7, punct(Punct::Minus), move |_, x, e| unary(UnOp::Neg, x, e)),
-            infix(right(8), punct(Punct::Caret), |l, _, r, _| binary(BinOp::Pow, l, r)),
+            infix(left(5), additive, |l, op, r, _| binary(op, l, r)),
+            infix(left(6), multiplicative, |l, op, r, _| binary(op, l, r)),
+            prefix(7, punct(Punct::Minus), move |_, x, e| {
+                unary(UnOp::Neg, x, e)
+            }),
+            infix(right(8), punct(Punct::Caret), |l, _, r, _| {
+                binary(BinOp::Pow, l, r)
+            }),
         ))
         .labelled("expression")
         .boxed()
@@ -184,7 +211,10 @@ fn int_exponent<'src, I: TokenInput<'src>>() -> impl Parser<'src, I, i32, Extra<
                 let n = n as i32;
                 Ok(if neg.is_some() { -n } else { n })
             } else {
-                Err(Rich::custom(span, "a unit exponent must be a whole number from -64 to 64"))
+                Err(ParseError::custom(
+                    span,
+                    "a unit exponent must be a whole number from -64 to 64",
+                ))
             }
         })
         .labelled("exponent")

@@ -11,9 +11,11 @@
 //! expressions) and [`decl`] (declarations, items, scenario statements).
 
 mod decl;
+mod error;
 mod expr;
 
-use chumsky::error::{Rich, RichPattern, RichReason};
+pub use error::ParseError;
+
 use chumsky::input::{Input, ValueInput};
 use chumsky::prelude::*;
 use std::collections::HashMap;
@@ -46,7 +48,7 @@ impl chumsky::span::Span for Span {
 }
 
 /// The parser's extra state: rich errors over our tokens and spans.
-type Extra<'src> = extra::Err<Rich<'src, Token<'src>, Span>>;
+type Extra<'src> = extra::Err<ParseError<'src>>;
 
 /// The input every parser here reads: our tokens with our spans.
 trait TokenInput<'src>: ValueInput<'src, Token = Token<'src>, Span = Span> {}
@@ -63,14 +65,74 @@ pub struct Parsed {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// How deeply brackets may nest. Real models nest a handful of levels;
+/// the limit keeps the recursive parser and checker far from the stack's
+/// end on adversarial input.
+pub const MAX_NESTING: usize = 256;
+
+/// How many tokens may follow one another without a keyword (a rough
+/// measure of one expression's length), for the same reason.
+pub const MAX_RUN: usize = 20_000;
+
+/// Reports input whose shape would make the parser or checker recurse too
+/// deeply; such a file is not parsed further.
+fn too_deep(tokens: &[(Token<'_>, Span)]) -> Option<Diagnostic> {
+    use super::token::Punct;
+    let (mut depth, mut run) = (0usize, 0usize);
+    for (t, span) in tokens {
+        match t {
+            Token::Punct(Punct::LParen | Punct::LBrace) => depth += 1,
+            Token::Punct(Punct::RParen | Punct::RBrace) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        run = if matches!(t, Token::Kw(_)) {
+            0
+        } else {
+            run + 1
+        };
+        if depth > MAX_NESTING {
+            return Some(
+                Diagnostic::new(
+                    Kind::SyntaxError,
+                    *span,
+                    format!("brackets nest more than {MAX_NESTING} levels deep"),
+                )
+                .label("too deep")
+                .with_help("split the expression with `let`s"),
+            );
+        }
+        if run > MAX_RUN {
+            return Some(
+                Diagnostic::new(
+                    Kind::SyntaxError,
+                    *span,
+                    format!("more than {MAX_RUN} tokens without a declaration"),
+                )
+                .label("expression too long")
+                .with_help("split the expression with `let`s"),
+            );
+        }
+    }
+    None
+}
+
 /// Parses one file.
 pub fn parse(text: &str, file: FileId) -> Parsed {
     let lexed = lexer::lex(text, file);
+    if let Some(d) = too_deep(&lexed.tokens) {
+        let mut diagnostics = lexed.diagnostics;
+        diagnostics.push(d);
+        return Parsed {
+            module: Module::default(),
+            comments: lexed.comments,
+            diagnostics,
+        };
+    }
     let eoi = Span::new(file, text.len()..text.len());
     let input = lexed.tokens.as_slice().map(eoi, |(t, s)| (t, s));
     let (items, errors) = decl::module_parser().parse(input).into_output_errors();
     let mut diagnostics = lexed.diagnostics;
-    diagnostics.extend(errors.into_iter().map(|e| error_to_diagnostic(&e)));
+    diagnostics.extend(errors.iter().map(ParseError::to_diagnostic));
     let mut module = Module {
         doc: lexed.file_doc.map(|d| d.text),
         items: items.unwrap_or_default(),
@@ -88,6 +150,9 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
 /// expressions inside strings).
 pub fn parse_expr(text: &str, file: FileId, base: u32) -> (Option<Expr>, Vec<Diagnostic>) {
     let lexed = lexer::lex_at(text, file, base);
+    if let Some(d) = too_deep(&lexed.tokens) {
+        return (None, vec![d]);
+    }
     let stop = base as usize + text.len();
     let eoi = Span::new(file, stop..stop);
     let input = lexed.tokens.as_slice().map(eoi, |(t, s)| (t, s));
@@ -96,7 +161,7 @@ pub fn parse_expr(text: &str, file: FileId, base: u32) -> (Option<Expr>, Vec<Dia
         .parse(input)
         .into_output_errors();
     let mut diagnostics = lexed.diagnostics;
-    diagnostics.extend(errors.into_iter().map(|e| error_to_diagnostic(&e)));
+    diagnostics.extend(errors.iter().map(ParseError::to_diagnostic));
     (expr, diagnostics)
 }
 
@@ -190,58 +255,4 @@ fn string_parts(raw: &str, file: FileId, raw_start: u32) -> (Vec<StrPart>, Vec<D
 fn string_literal(raw: &str, span: Span) -> (StrLit, Vec<Diagnostic>) {
     let (parts, diags) = string_parts(raw, span.file, span.start + 1);
     (StrLit { parts, span }, diags)
-}
-
-fn pattern_text(p: &RichPattern<'_, Token<'_>>) -> String {
-    match p {
-        RichPattern::Token(t) => t.to_string(),
-        RichPattern::Label(l) => l.to_string(),
-        RichPattern::Identifier(i) => format!("`{i}`"),
-        RichPattern::Any => "something".into(),
-        RichPattern::SomethingElse => "something else".into(),
-        RichPattern::EndOfInput => "end of file".into(),
-    }
-}
-
-fn error_to_diagnostic(e: &Rich<'_, Token<'_>, Span>) -> Diagnostic {
-    let span = *e.span();
-    match e.reason() {
-        RichReason::Custom(msg) => {
-            Diagnostic::new(Kind::SyntaxError, span, msg.to_string()).label(msg.to_string())
-        }
-        RichReason::ExpectedFound { expected, found } => {
-            let found_text = found
-                .as_ref()
-                .map_or("end of file".to_string(), |t| t.to_string());
-            // Labels ("expression", "declaration") say more than the raw
-            // tokens that could also start one, so they win when present.
-            let labelled = expected.iter().any(|p| matches!(p, RichPattern::Label(_)));
-            let mut wanted: Vec<String> = expected
-                .iter()
-                .filter(|p| !labelled || matches!(p, RichPattern::Label(_)))
-                .map(pattern_text)
-                .collect();
-            wanted.sort();
-            wanted.dedup();
-            let expected_text = match wanted.len() {
-                0 => String::new(),
-                1 => wanted[0].clone(),
-                n => format!("{} or {}", wanted[..n - 1].join(", "), wanted[n - 1]),
-            };
-            let message = if expected_text.is_empty() {
-                format!("unexpected {found_text}")
-            } else {
-                format!("expected {expected_text}, found {found_text}")
-            };
-            let mut d = Diagnostic::new(Kind::SyntaxError, span, message)
-                .label(format!("unexpected {found_text}"));
-            if let Some(Token::Error(c)) = found.as_deref() {
-                d = d.with_note(format!(
-                    "`{}` is not part of the .twin language",
-                    c.escape_debug()
-                ));
-            }
-            d
-        }
-    }
 }
