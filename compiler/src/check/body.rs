@@ -75,6 +75,9 @@ pub(crate) struct BodyState {
     pub decl_of: Vec<Option<usize>>,
     pub declared: Vec<Option<(Ty, DisplayUnit)>>,
     pub used: Vec<bool>,
+    /// Members whose type was asked for while their own declaration was
+    /// being checked (a definition that uses itself).
+    pub recursive: Vec<MemberId>,
     /// Named members by name (references are resolved once per use, so
     /// this must not be a scan).
     pub index: std::collections::HashMap<String, MemberId>,
@@ -176,9 +179,13 @@ impl Checker {
     pub(crate) fn member_ty(&mut self, id: MemberId) -> Ty {
         match self.body().progress[id] {
             Progress::Done => self.body().members[id].ty.clone(),
-            Progress::Started => self.body().declared[id]
-                .as_ref()
-                .map_or(Ty::Error, |d| d.0.clone()),
+            Progress::Started => match &self.body().declared[id] {
+                Some(d) => d.0.clone(),
+                None => {
+                    self.body_mut().recursive.push(id);
+                    Ty::Error
+                }
+            },
             Progress::Pending => {
                 self.check_member(id);
                 self.body().members[id].ty.clone()
@@ -266,6 +273,7 @@ impl Checker {
             declared: Vec::new(),
             used: Vec::new(),
             index: Default::default(),
+            recursive: Vec::new(),
             ast: Rc::clone(&module_ast),
             item: at.item,
         });
@@ -280,13 +288,13 @@ impl Checker {
         let handlers = self.check_handlers(decls);
         let (step, solver) = self.check_twin_settings(decls, is_twin);
         let result = self.check_result(decls, ret, is_twin, name);
-        let (eval_order, feedthrough) = self.order_and_loops(&result);
-        // After an unknown name, "never used" warnings are mostly the
-        // misspelt name's twin: leave them out until the errors are fixed.
-        let unknown_names = self.diags[errors_before..]
-            .iter()
-            .any(|d| d.kind == Kind::UnknownName);
-        if !unknown_names {
+        let (eval_order, feedthrough, in_cycle) = self.order_and_loops(&result);
+        self.report_recursive_inference(&in_cycle);
+        // With errors in the body, "never used" warnings are mostly echoes
+        // of them (a misspelt use, a use inside a broken expression): leave
+        // them out until the errors are fixed.
+        let had_errors = self.diags[errors_before..].iter().any(Diagnostic::is_error);
+        if !had_errors {
             self.warn_unused_members(is_twin);
         }
         let state = self.stack.pop();
@@ -412,7 +420,7 @@ impl Checker {
         let typed = |c: &mut Checker, e: &ast::Expr| -> TExpr {
             let t = c.expr(m, Scope::Body, e, &g);
             if let Some((want, unit)) = &declared {
-                c.expect_type(want, &t, Some(&unit.text), &g, &format!("{what}, declared"));
+                c.expect_type(want, &t, Some(&unit.text), &g, &what.clone());
             }
             t
         };
@@ -424,7 +432,7 @@ impl Checker {
                     .iter()
                     .find(|p| p.name.name == name)
                     .and_then(|p| p.default.clone());
-                let default = default.as_ref().map(|d| typed(self, &d));
+                let default = default.as_ref().map(|d| typed(self, d));
                 (MemberKind::Input { default }, None)
             }
             (
@@ -436,7 +444,7 @@ impl Checker {
                     ..
                 }),
             ) => {
-                let default = default.as_ref().map(|d| typed(self, &d));
+                let default = default.as_ref().map(|d| typed(self, d));
                 let ty = declared
                     .as_ref()
                     .map(|d| d.0.clone())
@@ -444,10 +452,10 @@ impl Checker {
                     .unwrap_or(Ty::NUMBER);
                 let range = range
                     .as_ref()
-                    .and_then(|r| self.const_range(&r, &ty, &declared));
+                    .and_then(|r| self.const_range(r, &ty, &declared));
                 let stale_after = stale
                     .as_ref()
-                    .and_then(|s| self.const_of_dim(&s, time(), "a staleness limit"));
+                    .and_then(|s| self.const_of_dim(s, time(), "a staleness limit"));
                 (
                     MemberKind::Sensor {
                         range,
@@ -463,7 +471,7 @@ impl Checker {
                     range, slew, value, ..
                 }),
             ) => {
-                let value = value.as_ref().map(|v| typed(self, &v));
+                let value = value.as_ref().map(|v| typed(self, v));
                 let ty = declared
                     .as_ref()
                     .map(|d| d.0.clone())
@@ -471,23 +479,26 @@ impl Checker {
                     .unwrap_or(Ty::NUMBER);
                 let range = range
                     .as_ref()
-                    .and_then(|r| self.const_range(&r, &ty, &declared));
+                    .and_then(|r| self.const_range(r, &ty, &declared));
                 let slew = match (slew.as_ref(), ty.quantity()) {
                     (Some(s), Some(q)) => match q.dim.checked_div(&time()) {
-                        Some(dim) => self.const_of_dim(&s, dim, "a slew rate"),
+                        Some(dim) => self.const_of_dim(s, dim, "a slew rate"),
                         None => None,
                     },
                     _ => None,
                 };
+                if let (Some((lo, hi)), Some(v)) = (range, value.as_ref()) {
+                    self.warn_if_outside(&name, v, lo, hi, declared.as_ref().map(|d| &d.1));
+                }
                 (MemberKind::Actuator { range, slew, value }, Some(ty))
             }
             (Class::Param, Some(DeclKind::Param { value, .. })) => {
-                let value = typed(self, &value);
+                let value = typed(self, value);
                 let ty = value.ty.clone();
                 (MemberKind::Param { value }, Some(ty))
             }
             (Class::State, Some(DeclKind::State { init, .. })) => {
-                let init = typed(self, &init);
+                let init = typed(self, init);
                 let ty = init.ty.clone();
                 if declared.is_none() && !ty.is_numeric() && !ty.is_error() {
                     self.error(
@@ -499,12 +510,12 @@ impl Checker {
                 (MemberKind::State { init }, Some(ty))
             }
             (Class::Var, Some(DeclKind::Var { init, .. })) => {
-                let init = typed(self, &init);
+                let init = typed(self, init);
                 let ty = init.ty.clone();
                 (MemberKind::Var { init }, Some(ty))
             }
             (Class::Let, Some(DeclKind::Let { value, .. })) => {
-                let value = typed(self, &value);
+                let value = typed(self, value);
                 let ty = value.ty.clone();
                 (MemberKind::Let { value }, Some(ty))
             }
@@ -521,7 +532,7 @@ impl Checker {
                         .with_help("every `let` of a twin is already visible: use `let`"),
                     );
                 }
-                let value = typed(self, &value);
+                let value = typed(self, value);
                 let ty = value.ty.clone();
                 (MemberKind::Out { value }, Some(ty))
             }
@@ -536,21 +547,21 @@ impl Checker {
                     ..
                 }),
             ) => {
-                let when = self.expr(m, Scope::Body, &when, &g);
+                let when = self.expr(m, Scope::Body, when, &g);
                 self.expect_bool(&when, "an alarm's `when`");
                 let hold = hold.as_ref().map(|h| {
-                    let t = self.expr(m, Scope::Body, &h, &g);
+                    let t = self.expr(m, Scope::Body, h, &g);
                     self.expect_type(&Ty::real(time()), &t, Some("s"), &g, "a hold time");
                     t
                 });
                 let clear = clear.as_ref().map(|c| {
-                    let t = self.expr(m, Scope::Body, &c, &g);
+                    let t = self.expr(m, Scope::Body, c, &g);
                     self.expect_bool(&t, "an alarm's `clear when`");
                     t
                 });
                 let message = message
                     .as_ref()
-                    .map(|msg| self.message(&msg))
+                    .map(|msg| self.message(msg))
                     .unwrap_or_default();
                 (
                     MemberKind::Alarm {
@@ -588,7 +599,7 @@ impl Checker {
                             (kind, Some(ty))
                         }
                         None => {
-                            let t = self.expr(m, Scope::Body, &call, &g);
+                            let t = self.expr(m, Scope::Body, call, &g);
                             let span = self.body().members[id].span;
                             if !t.ty.is_error() {
                                 self.error(
@@ -762,7 +773,7 @@ impl Checker {
             if let Some(first) = first_der[id] {
                 self.error(
                     Diagnostic::new(
-                        Kind::DuplicateDerivative,
+                        Kind::DuplicateDefinition,
                         d.span,
                         format!("`{}` has more than one `der`", target.name),
                     )
@@ -784,7 +795,10 @@ impl Checker {
                     dim: rate_dim,
                     affinity: Affinity::Neutral,
                 });
-                let rate = if unit.is_empty() || unit == "1" {
+                let affine = self.body().members[id].unit.offset != 0.0;
+                let rate = if affine {
+                    "K/s".to_string()
+                } else if unit.is_empty() || unit == "1" {
                     "1/s".to_string()
                 } else {
                     format!("{unit}/s")
@@ -910,28 +924,40 @@ impl Checker {
             && let MemberKind::Actuator {
                 range: Some((lo, hi)),
                 ..
-            } = &self.body().members[id].kind
-            && let Some(v) = super::consts::eval(&value).and_then(|v| v.as_f64())
-            && (v < *lo || v > *hi)
+            } = self.body().members[id].kind
         {
-            let (lo, hi) = (unit.from_si(*lo), unit.from_si(*hi));
+            self.warn_if_outside(&name.name, &value, lo, hi, Some(&unit));
+        }
+        Some(Assignment { target: id, value })
+    }
+
+    /// Warns when a constant command lies outside an actuator's range.
+    fn warn_if_outside(
+        &mut self,
+        name: &str,
+        value: &TExpr,
+        lo: f64,
+        hi: f64,
+        unit: Option<&DisplayUnit>,
+    ) {
+        let Some(v) = super::consts::eval(value).and_then(|v| v.as_f64()) else {
+            return;
+        };
+        if v < lo || v > hi {
+            let unit = unit.cloned().unwrap_or_else(|| DisplayUnit::si(""));
+            let (lo, hi) = (unit.from_si(lo), unit.from_si(hi));
             let shown = unit.from_si(v);
+            let text = &unit.text;
             self.error(
                 Diagnostic::new(
                     Kind::ActuatorMayExceedRange,
-                    a.value.span,
-                    format!(
-                        "`{}` is commanded to {shown} {}, outside its range {lo} .. {hi} {}",
-                        name.name, unit.text, unit.text
-                    ),
+                    value.span,
+                    format!("`{name}` is commanded to {shown} {text}, outside its range {lo} .. {hi} {text}"),
                 )
                 .label("will be clamped")
-                .with_note(
-                    "commands outside the range are clamped to it, and each clamp is reported",
-                ),
+                .with_note("commands outside the range are clamped to it, and each clamp is reported"),
             );
         }
-        Some(Assignment { target: id, value })
     }
 
     fn check_twin_settings(&mut self, decls: &[ast::Decl], is_twin: bool) -> (f64, Solver) {
@@ -1085,6 +1111,36 @@ impl Checker {
         let (want, unit) = self.resolve_type(m, ret, &g);
         self.expect_type(&want, &t, Some(&unit.text), &g, "the declared result");
         Some(t)
+    }
+
+    /// A member whose value uses the member itself gets its type from
+    /// nowhere. When a real cycle is behind it, the loop error says it
+    /// all; otherwise (a state breaks the cycle, as in
+    /// `let y = Lag(x: 1 - y, ...)`) the fix is to declare the unit.
+    fn report_recursive_inference(&mut self, in_cycle: &[bool]) {
+        let mut ids = std::mem::take(&mut self.body_mut().recursive);
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            if in_cycle.get(id).copied().unwrap_or(false) {
+                continue;
+            }
+            let name = self.body().members[id].name.clone();
+            let span = self.body().members[id].span;
+            self.error(
+                Diagnostic::new(
+                    Kind::TypeMismatch,
+                    span,
+                    format!(
+                        "the unit of `{name}` cannot be inferred: its value uses `{name}` itself"
+                    ),
+                )
+                .label("type depends on itself")
+                .with_help(format!(
+                    "declare its unit, e.g. `let {name}: 1 = ...` for a plain number"
+                )),
+            );
+        }
     }
 
     fn warn_unused_members(&mut self, is_twin: bool) {

@@ -365,7 +365,8 @@ impl Checker {
         span: Span,
         g: &[Generic],
     ) -> TExpr {
-        let slots = self.match_args("csv", &["path".into(), "column".into()], args, true, span);
+        let (slots, _) =
+            self.match_args("csv", &["path".into(), "column".into()], args, true, span);
         let mut texts = Vec::new();
         for (k, slot) in slots.iter().enumerate() {
             match slot {
@@ -590,6 +591,7 @@ impl Checker {
         solved: &[Option<Quantity>],
         span: Span,
         callee: &str,
+        args_failed: bool,
     ) -> Ty {
         let Some(ret) = ret else { return Ty::Error };
         match ret.unit.as_name() {
@@ -607,6 +609,8 @@ impl Checker {
             }
             match solved[i] {
                 Some(_) => {}
+                // An argument that failed to check already has its error.
+                None if args_failed => return Ty::Error,
                 None => {
                     self.error(
                         Diagnostic::new(
@@ -662,7 +666,7 @@ impl Checker {
         };
         let decl = decl.clone();
         let names: Vec<String> = decl.params.iter().map(|p| p.name.name.clone()).collect();
-        let slots = self.match_args(&decl.name.name, &names, args, true, span);
+        let (slots, reported) = self.match_args(&decl.name.name, &names, args, true, span);
         let mut targs = Vec::new();
         for (k, slot) in slots.iter().enumerate() {
             targs.push(match slot {
@@ -670,7 +674,9 @@ impl Checker {
                 None => match &decl.params[k].default {
                     Some(d) => Some(self.expr(at.module, Scope::Const, d, &[])),
                     None => {
-                        self.missing_arg(&decl.name.name, &names[k], span);
+                        if !reported {
+                            self.missing_arg(&decl.name.name, &names[k], span);
+                        }
                         None
                     }
                 },
@@ -682,7 +688,15 @@ impl Checker {
             self.infer_and_check_args(&decl.name.name, &generics, &types, &names, &targs, g);
         let ty = match &decl.ret {
             Some(_) => {
-                self.result_type(decl.ret.as_ref(), &generics, &solved, span, &decl.name.name)
+                let failed = targs.iter().flatten().any(|t| t.ty.is_error());
+                self.result_type(
+                    decl.ret.as_ref(),
+                    &generics,
+                    &solved,
+                    span,
+                    &decl.name.name,
+                    failed,
+                )
             }
             None => self.program.functions[i].ret.clone(),
         };
@@ -801,7 +815,7 @@ impl Checker {
             .iter()
             .map(|&i| target.members[i].ty.clone())
             .collect();
-        let slots = self.match_args(callee, &names, args, false, span);
+        let (slots, reported) = self.match_args(callee, &names, args, false, span);
         let mut targs: Vec<Option<TExpr>> = Vec::new();
         let mut missing = false;
         for (k, slot) in slots.iter().enumerate() {
@@ -811,7 +825,9 @@ impl Checker {
                     let has_default =
                         matches!(of, InstanceOf::Twin(_)) || params.get(k).is_some_and(|p| p.2);
                     if !has_default {
-                        self.missing_arg(callee, &names[k], span);
+                        if !reported {
+                            self.missing_arg(callee, &names[k], span);
+                        }
                         missing = true;
                     }
                     None
@@ -840,7 +856,8 @@ impl Checker {
         };
         let ty = match of {
             InstanceOf::Component(_) if ret.is_some() => {
-                self.result_type(ret.as_ref(), &generics, &solved, span, callee)
+                let failed = targs.iter().flatten().any(|t| t.ty.is_error());
+                self.result_type(ret.as_ref(), &generics, &solved, span, callee, failed)
             }
             _ => Ty::Error,
         };

@@ -106,6 +106,28 @@ impl Checker {
         }
     }
 
+    /// The unit a checked expression was written in, when the source shows
+    /// it: a member's declared unit, or a quantity literal's unit.
+    pub(crate) fn written_unit(&self, t: &TExpr) -> Option<String> {
+        match &t.kind {
+            TExprKind::Ref(Ref::Member(id)) => {
+                let text = &self.stack.last()?.members.get(*id)?.unit.text;
+                (!text.is_empty()).then(|| text.clone())
+            }
+            TExprKind::Real(_) => {
+                let lexed = crate::syntax::lexer::lex(self.text(t.span), t.span.file);
+                match lexed.tokens.as_slice() {
+                    [
+                        (crate::syntax::token::Token::Number(_), _),
+                        (crate::syntax::token::Token::Unit(u), _),
+                    ] => Some(u.to_string()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// The source text a span covers.
     pub(crate) fn text(&self, span: Span) -> &str {
         self.texts
@@ -371,7 +393,9 @@ impl Checker {
                         Delta
                     }
                     (BinOp::Add | BinOp::Sub, _, _) => Neutral,
-                    (_, Point, Delta) | (_, Delta, Point) => {
+                    // `K` is the unit of differences (spec: point − point
+                    // is K), so a point compares only with points.
+                    (_, Point, Delta | Neutral) | (_, Delta | Neutral, Point) => {
                         self.affine_error(
                             span,
                             "cannot compare an absolute temperature with a temperature difference",
@@ -495,12 +519,14 @@ impl Checker {
         match &t.ty {
             Ty::Bool | Ty::Error => true,
             other => {
-                let found = self.type_name(other);
+                let found = self
+                    .written_unit(t)
+                    .unwrap_or_else(|| self.type_name(other));
                 self.error(
                     Diagnostic::new(
                         Kind::TypeMismatch,
                         t.span,
-                        format!("{what} must be a condition"),
+                        format!("{what} must be true or false, not `{found}`"),
                     )
                     .label(format!("this is `{found}`, not `Bool`"))
                     .with_help("compare it with something, e.g. `x > 0`"),
@@ -587,7 +613,8 @@ impl Checker {
                 let Some(q) = gt.quantity() else { return true };
                 if w.dim != q.dim {
                     let dw = self.describe_quantity(w, shown, g);
-                    let dg = self.describe_quantity(&q, None, g);
+                    let got_shown = self.written_unit(got);
+                    let dg = self.describe_quantity(&q, got_shown.as_deref(), g);
                     self.error(
                         Diagnostic::new(
                             Kind::UnitMismatch,
@@ -599,14 +626,21 @@ impl Checker {
                     );
                     return false;
                 }
-                if w.affinity == Affinity::Point && q.affinity == Affinity::Delta {
+                if w.affinity == Affinity::Point
+                    && q.affinity != Affinity::Point
+                    && !w.dim.is_dimensionless()
+                {
                     self.error(
                         Diagnostic::new(
                             Kind::AffineMisuse,
                             got.span,
                             "a temperature difference where an absolute temperature is expected",
                         )
-                        .label("this is a difference of two temperatures")
+                        .label(if q.affinity == Affinity::Delta {
+                            "this is a difference of two temperatures"
+                        } else {
+                            "this is a temperature difference (`K`)"
+                        })
                         .with_note(format!("{what} is an absolute temperature"))
                         .with_help(
                             "add it to a reference temperature, or declare the target in `K`",
@@ -918,8 +952,11 @@ impl Checker {
     }
 
     /// Matches call arguments to parameter names: gives, per parameter,
-    /// the argument expression (if any). Reports unknown, repeated and
-    /// surplus arguments; `positional_ok` is false for components.
+    /// the argument expression (if any), and whether a problem was
+    /// reported (the caller then leaves out "missing argument" errors,
+    /// which would mostly repeat it). `positional_ok` is false for
+    /// components, whose arguments must be named: positional ones are
+    /// still matched in order, and one error shows the named call.
     pub(crate) fn match_args<'a>(
         &mut self,
         callee: &str,
@@ -927,59 +964,45 @@ impl Checker {
         args: &'a [Arg],
         positional_ok: bool,
         call_span: Span,
-    ) -> Vec<Option<&'a Arg>> {
+    ) -> (Vec<Option<&'a Arg>>, bool) {
         let mut slots: Vec<Option<&Arg>> = vec![None; params.len()];
+        let mut reported = false;
+        let mut unnamed = false;
         let mut next = 0;
         for arg in args {
             let index = match &arg.name {
                 Some(n) => match params.iter().position(|p| *p == n.name) {
                     Some(i) => i,
                     None => {
+                        let listed = if params.is_empty() {
+                            "none".to_string()
+                        } else {
+                            params.join(", ")
+                        };
                         let mut d = Diagnostic::new(
                             Kind::ArgumentMismatch,
                             n.span,
                             format!("`{callee}` has no parameter `{}`", n.name),
                         )
                         .label("unknown parameter")
-                        .with_note(format!(
-                            "its parameters are {}",
-                            if params.is_empty() {
-                                "none".to_string()
-                            } else {
-                                params.join(", ")
-                            }
-                        ));
+                        .with_note(format!("its parameters are {listed}"));
                         if let Some(best) =
                             crate::units::closest(&n.name, params.iter().map(String::as_str))
                         {
                             d = d.with_help(format!("did you mean `{best}`?"));
                         }
                         self.error(d);
+                        reported = true;
                         continue;
                     }
                 },
                 None => {
-                    if !positional_ok {
-                        let hint = params.get(next).cloned().unwrap_or_else(|| "name".into());
-                        self.error(
-                            Diagnostic::new(
-                                Kind::ArgumentMismatch,
-                                arg.value.span,
-                                format!("arguments of `{callee}` must be named"),
-                            )
-                            .label("unnamed argument")
-                            .with_help(format!(
-                                "name it, e.g. `{hint}: {}`",
-                                self.text(arg.value.span)
-                            )),
-                        );
-                        next += 1;
-                        continue;
-                    }
+                    unnamed |= !positional_ok;
                     while next < params.len() && slots[next].is_some() {
                         next += 1;
                     }
                     if next >= params.len() {
+                        let n = params.len();
                         self.error(
                             Diagnostic::new(
                                 Kind::ArgumentMismatch,
@@ -988,11 +1011,11 @@ impl Checker {
                             )
                             .label("extra argument")
                             .with_note(format!(
-                                "`{callee}` takes {} argument{}",
-                                params.len(),
-                                if params.len() == 1 { "" } else { "s" }
+                                "`{callee}` takes {n} argument{}",
+                                if n == 1 { "" } else { "s" }
                             )),
                         );
+                        reported = true;
                         continue;
                     }
                     next
@@ -1008,11 +1031,25 @@ impl Checker {
                     .label("given again here")
                     .with_secondary(prev.value.span, "first given here"),
                 );
+                reported = true;
                 continue;
             }
             slots[index] = Some(arg);
         }
-        let _ = call_span;
-        slots
+        if unnamed {
+            let named: Vec<String> = slots
+                .iter()
+                .zip(params)
+                .filter_map(|(a, p)| a.map(|a| format!("{p}: {}", self.text(a.value.span))))
+                .collect();
+            self.error(
+                Diagnostic::new(Kind::ArgumentMismatch, call_span, format!("the arguments of `{callee}` must be named"))
+                    .label("unnamed arguments")
+                    .with_help(format!("write `{callee}({})`", named.join(", ")))
+                    .with_note("components take named arguments so that a call reads the same whatever the order"),
+            );
+            reported = true;
+        }
+        (slots, reported)
     }
 }

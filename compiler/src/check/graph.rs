@@ -73,7 +73,10 @@ impl Checker {
 
     /// Orders lets, outs, continuous actuators and instances, reports
     /// cycles, and computes feedthrough of the component inputs.
-    pub(crate) fn order_and_loops(&mut self, result: &Option<TExpr>) -> (Vec<MemberId>, Vec<bool>) {
+    pub(crate) fn order_and_loops(
+        &mut self,
+        result: &Option<TExpr>,
+    ) -> (Vec<MemberId>, Vec<bool>, Vec<bool>) {
         let edges = self.edges();
         let n = edges.len();
         let b = &self.stack[self.stack.len() - 1];
@@ -129,6 +132,12 @@ impl Checker {
                     stack.pop();
                     path.pop();
                 }
+            }
+        }
+        let mut in_cycle = vec![false; n];
+        for cycle in &cycles {
+            for &id in cycle {
+                in_cycle[id] = true;
             }
         }
         let mut seen_sets: Vec<Vec<MemberId>> = Vec::new();
@@ -191,6 +200,6 @@ impl Checker {
         }
         let feedthrough = inputs.iter().map(|&i| reach[i]).collect();
         self.diags.extend(diags);
-        (order, feedthrough)
+        (order, feedthrough, in_cycle)
     }
 }

@@ -267,7 +267,7 @@ impl Checker {
         let Some(&target) = loaded.get(&module_path) else {
             let known: Vec<&str> = crate::stdlib::MODULES.iter().map(|(p, _)| *p).collect();
             let mut d = Diagnostic::new(
-                Kind::UnknownModule,
+                Kind::UnknownName,
                 span,
                 format!("there is no module `{module_path}`"),
             )
@@ -416,10 +416,14 @@ impl Checker {
                         format!("{what} `{}` is never used", name.name),
                     )
                     .label("never used")
-                    .with_help(format!(
-                        "remove it, or use it; an underscore prefix (`_{}`) silences this",
-                        name.name
-                    )),
+                    .with_help(if what == "import" {
+                        "remove the `use`".to_string()
+                    } else {
+                        format!(
+                            "remove it, or use it; an underscore prefix (`_{}`) silences this",
+                            name.name
+                        )
+                    }),
                 );
             }
         }

@@ -80,13 +80,11 @@ kinds! {
     AssignToReadonly => "assign-to-readonly", "E0011", Error;
     InvalidRange => "invalid-range", "E0012", Error;
     ArgumentMismatch => "argument-mismatch", "E0013", Error;
-    UnknownModule => "unknown-module", "E0014", Error;
     MisplacedDeclaration => "misplaced-declaration", "E0015", Error;
     InvalidConstant => "invalid-constant", "E0016", Error;
     InvalidUnitExponent => "invalid-exponent", "E0017", Error;
     UnusedDefinition => "unused-definition", "W0001", Warning;
     ActuatorMayExceedRange => "actuator-may-exceed-range", "W0002", Warning;
-    DuplicateDerivative => "duplicate-derivative", "E0018", Error;
     InvalidTwinReference => "invalid-twin-reference", "E0019", Error;
 }
 

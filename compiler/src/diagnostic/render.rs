@@ -26,21 +26,19 @@ pub fn render(sources: &Sources, diag: &Diagnostic, color: bool) -> String {
         .with_config(config)
         .with_code(format!("{}/{}", diag.kind.code(), diag.kind.name()))
         .with_message(&diag.message);
-    let mut primary = ALabel::new(span_of(diag.primary.span)).with_order(0);
-    if !diag.primary.message.is_empty() {
-        primary = primary.with_message(&diag.primary.message);
-    }
-    if color {
-        primary = primary.with_color(accent);
-    }
-    report = report.with_label(primary);
-    for (i, label) in diag.secondary.iter().enumerate() {
-        let mut l = ALabel::new(span_of(label.span)).with_order(i as i32 + 1);
+    // Ariadne starts a new section whenever a label lies above the one
+    // before it, so labels go in in source order, primary among them.
+    let mut labels: Vec<(&crate::diagnostic::Label, bool)> = std::iter::once((&diag.primary, true))
+        .chain(diag.secondary.iter().map(|l| (l, false)))
+        .collect();
+    labels.sort_by_key(|(l, _)| (l.span.file, l.span.start, l.span.end));
+    for (label, is_primary) in labels {
+        let mut l = ALabel::new(span_of(label.span));
         if !label.message.is_empty() {
             l = l.with_message(&label.message);
         }
         if color {
-            l = l.with_color(Color::Blue);
+            l = l.with_color(if is_primary { accent } else { Color::Blue });
         }
         report = report.with_label(l);
     }

@@ -365,7 +365,25 @@ pub fn scan_compact_unit(text: &str, file: FileId, base: usize) -> Option<(UnitE
         file,
         base,
     };
-    let first = scanner.factor(true)?;
+    // `1/s`: a reciprocal unit, glued like any other (`0.5 1/s`).
+    let first = if text.starts_with("1/") {
+        scanner.pos = 2;
+        match scanner.factor(false) {
+            Some(denominator) => {
+                let one = UnitExpr {
+                    kind: UnitExprKind::One,
+                    span: Span::new(file, base..base + 1),
+                };
+                UnitExpr {
+                    span: Span::new(file, base..denominator.span.end as usize),
+                    kind: UnitExprKind::Div(Box::new(one), Box::new(denominator)),
+                }
+            }
+            None => return None,
+        }
+    } else {
+        scanner.factor(true)?
+    };
     let unit = scanner.rest_of_product(first);
     Some((unit, scanner.pos))
 }
@@ -550,6 +568,9 @@ mod tests {
         assert_eq!(show("10ms"), "num:10 unit:ms@2..4");
         assert_eq!(show("50 %"), "num:50 unit:%@3..4");
         assert_eq!(show("1_000 m^-1"), "num:1000 unit:m^-1@6..10");
+        assert_eq!(show("0.5 1/s"), "num:0.5 unit:1/s@4..7");
+        assert_eq!(show("2 1/min^2*x"), "num:2 unit:1/min^2*x@2..11");
+        assert_eq!(show("max(1, 2)"), "id:max ( num:1 , num:2 )");
     }
 
     #[test]
@@ -589,7 +610,7 @@ mod tests {
         assert_eq!(lexed.file_doc.map(|d| d.text), Some("file".into()));
         assert_eq!(lexed.docs.len(), 1);
         assert_eq!(lexed.docs[0].1.text, "a\nb");
-        assert_eq!(lexed.docs[0].0, 19);
+        assert_eq!(lexed.docs[0].0, 21);
         assert_eq!(lexed.comments.len(), 4);
     }
 

@@ -145,9 +145,23 @@ impl<'src> ParseError<'src> {
             .map_or("end of file".to_string(), |t| t.to_string());
         // Labels ("expression", "declaration") say more than the raw
         // tokens that could also start one, so they win when present.
-        let mut wanted: Vec<String> = if self.labels != 0 {
+        let rbrace = token_bit(&Token::Punct(Punct::RBrace)).map_or(0, |b| 1u128 << b);
+        let mut wanted: Vec<String> = if self.found.is_none() && self.tokens & rbrace != 0 {
+            // At the end of the file, the unclosed body is the news.
+            vec!["`}`".to_string()]
+        } else if self.labels != 0 {
+            // "declaration" and "item" cover everything else that could
+            // have followed at the start of one.
+            let broad = ["declaration", "item", "statement"]
+                .iter()
+                .filter_map(|l| LABELS.iter().position(|x| x == l))
+                .find(|&i| self.labels & (1 << i) != 0);
+            let labels = match broad {
+                Some(i) => 1 << i,
+                None => self.labels,
+            };
             (0..LABELS.len())
-                .filter(|i| self.labels & (1 << i) != 0)
+                .filter(|i| labels & (1 << i) != 0)
                 .map(|i| LABELS[i].to_string())
                 .collect()
         } else {
@@ -178,8 +192,16 @@ impl<'src> ParseError<'src> {
                 .fold(0, |acc, b| acc | (1 << b));
             let mut set = self.tokens & !(1 << ANYTHING);
             let mut names = Vec::new();
-            // A long list of operators reads better as one word.
-            if (set & operator_bits).count_ones() > 3 {
+            let closers = [Punct::RParen, Punct::RBrace]
+                .iter()
+                .filter_map(|p| token_bit(&Token::Punct(*p)))
+                .fold(0u128, |acc, b| acc | (1 << b));
+            if set & closers != 0 {
+                // After a complete operand, an operator could always
+                // follow; the missing closing bracket is what to report.
+                set &= !operator_bits;
+            } else if (set & operator_bits).count_ones() > 3 {
+                // A long list of operators reads better as one word.
                 set &= !operator_bits;
                 names.push("an operator".to_string());
             }
@@ -204,6 +226,9 @@ impl<'src> ParseError<'src> {
         };
         let mut d = Diagnostic::new(Kind::SyntaxError, self.span, message)
             .label(format!("unexpected {found}"));
+        if self.found.is_none() {
+            d = d.with_help("the file ends inside an item: check that every `{` and `(` is closed");
+        }
         if let Some(Token::Error(c)) = self.found {
             d = d.with_note(format!(
                 "`{}` is not part of the .twin language",
