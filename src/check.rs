@@ -22,6 +22,17 @@ pub enum Format {
     Json,
 }
 
+/// When to colour text output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// When stderr is a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
 /// Arguments of `twinc check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -31,9 +42,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Colour in text output: auto (when stderr is a terminal), always, never.
-    #[arg(long, default_value = "auto")]
-    color: String,
+    /// Colour in text output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
 }
 
 /// Every `.twin` file under `path` (or `path` itself), sorted.
@@ -73,19 +84,22 @@ pub fn run(args: &CheckArgs) -> u8 {
             }
         }
     }
-    let color = match args.color.as_str() {
-        "always" => true,
-        "never" => false,
-        _ => std::io::stderr().is_terminal(),
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal(),
     };
     let mut all_json = Vec::new();
-    let (mut errors, mut warnings) = (0, 0);
+    let (mut errors, mut warnings, mut unreadable) = (0, 0, 0);
     for file in &files {
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
             Err(e) => {
+                // The other files are still checked and reported; the exit
+                // status says that one could not be read.
                 eprintln!("error: cannot read `{}`: {e}", file.display());
-                return 2;
+                unreadable += 1;
+                continue;
             }
         };
         let mut sources = Sources::new();
@@ -122,5 +136,11 @@ pub fn run(args: &CheckArgs) -> u8 {
             }
         }
     }
-    if errors > 0 { 1 } else { 0 }
+    if unreadable > 0 {
+        2
+    } else if errors > 0 {
+        1
+    } else {
+        0
+    }
 }

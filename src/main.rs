@@ -5,6 +5,8 @@
 //! Subcommands live in their own modules; this file only dispatches.
 
 mod check;
+mod load;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -23,6 +25,8 @@ enum Command {
     /// Check `.twin` files (or every `.twin` file in folders) and report
     /// diagnostics.
     Check(check::CheckArgs),
+    /// Run a twin over time and write its signals as CSV.
+    Sim(sim::SimArgs),
 }
 
 /// The compiler recurses over the syntax tree; its input is bounded
@@ -57,6 +61,7 @@ fn run() -> ExitCode {
     };
     let code = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Sim(args) => sim::run(&args),
     };
     ExitCode::from(code)
 }

@@ -402,8 +402,8 @@ pub struct Run {
     pub set: Vec<(MemberId, TExpr)>,
     /// Sensor inputs (member id, expression of `t` or `csv(...)`).
     pub sensors: Vec<(MemberId, TExpr)>,
-    /// Reported signals.
-    pub report: Vec<MemberId>,
+    /// Reported signals (members of the twin or of its instances).
+    pub report: Vec<TExpr>,
     /// Test expectations.
     pub expects: Vec<Expect>,
 }

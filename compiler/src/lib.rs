@@ -14,6 +14,8 @@
 pub mod check;
 pub mod diagnostic;
 pub mod hir;
+pub mod interp;
+pub mod ir;
 pub mod source;
 pub mod span;
 pub mod stdlib;

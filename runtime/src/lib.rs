@@ -4,7 +4,9 @@
 //! the network; gives simulations, histories and actuator commands. For
 //! now it holds [`input`], the reader of telemetry CSV files (`twinc sim
 //! --inputs`, scenario `csv(...)` replays), which applies the data-quality
-//! rules every source shares: a bad cell is rejected and counted, never
-//! applied, never fatal.
+//! rules every source shares (a bad cell is rejected and counted, never
+//! applied, never fatal), and [`sim`], which runs a model tick by tick
+//! against such data.
 
 pub mod input;
+pub mod sim;

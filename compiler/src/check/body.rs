@@ -337,11 +337,35 @@ impl Checker {
                 DeclKind::Param { name, ty, .. } => (name, Class::Param, ty),
                 DeclKind::State { name, ty, .. } => (name, Class::State, ty),
                 DeclKind::Var { name, ty, .. } => (name, Class::Var, ty),
+                // `let p = Comp(...)` of a component with several results
+                // (or of a twin) names an instance, like `p = Comp(...)`.
+                DeclKind::Let {
+                    name,
+                    ty: None,
+                    value,
+                } if self.makes_named_instance(value) => (name, Class::Instance, &None),
                 DeclKind::Let { name, ty, .. } => (name, Class::Let, ty),
                 DeclKind::Out { name, ty, .. } => (name, Class::Out, ty),
                 DeclKind::Alarm { name, .. } => (name, Class::Alarm, &None),
                 DeclKind::Instance { name, call } => {
                     if !matches!(call.kind, ExprKind::Call(..)) {
+                        let assignable = decls.iter().any(|x| {
+                            matches!(&x.kind, DeclKind::Var { name: n, .. } | DeclKind::Actuator { name: n, .. } if n.name == name.name)
+                        });
+                        let help = if assignable {
+                            format!("assign `{}` inside an `on` or `every` block", name.name)
+                        } else {
+                            format!("to define a signal, write `let {} = ...`", name.name)
+                        };
+                        self.error(
+                            Diagnostic::new(
+                                Kind::MisplacedDeclaration,
+                                d.span,
+                                format!("`{} = ...` outside an `on` or `every` block", name.name),
+                            )
+                            .label("assignment in a body")
+                            .with_help(help),
+                        );
                         continue;
                     }
                     (name, Class::Instance, &None)
@@ -494,6 +518,7 @@ impl Checker {
             }
             (Class::Param, Some(DeclKind::Param { value, .. })) => {
                 let value = typed(self, value);
+                self.expect_param_constant(&value);
                 let ty = value.ty.clone();
                 (MemberKind::Param { value }, Some(ty))
             }
@@ -574,7 +599,10 @@ impl Checker {
                     Some(Ty::Bool),
                 )
             }
-            (Class::Instance, Some(DeclKind::Instance { call, .. })) => {
+            (
+                Class::Instance,
+                Some(DeclKind::Instance { call, .. } | DeclKind::Let { value: call, .. }),
+            ) => {
                 if let ExprKind::Call(path, args) = &call.kind {
                     let callee = path.text();
                     let target = match self.global(m, &callee) {
@@ -649,6 +677,61 @@ impl Checker {
         b.members[id].ty = ty;
         b.members[id].unit = unit;
         b.progress[id] = Progress::Done;
+    }
+
+    /// Whether a let's value is a call that makes a named instance: a
+    /// twin, or a component without a single result.
+    fn makes_named_instance(&self, value: &ast::Expr) -> bool {
+        let ExprKind::Call(path, _) = &value.kind else {
+            return false;
+        };
+        if path.segments.len() != 1 {
+            return false;
+        }
+        match self.modules[self.body().module]
+            .names
+            .get(&path.segments[0].name)
+        {
+            Some((super::Global::Twin(_), _)) => true,
+            Some((super::Global::Component(i), _)) => {
+                let at = self.component_items[*i].0;
+                matches!(&self.item(at).kind, ItemKind::Component(c) if c.ret.is_none())
+            }
+            _ => false,
+        }
+    }
+
+    /// Params are fixed for a run: their values may use constants and
+    /// other params, not signals or time.
+    fn expect_param_constant(&mut self, value: &TExpr) {
+        fn first_signal(c: &Checker, e: &TExpr) -> Option<Span> {
+            use crate::hir::{Ref, TExprKind as K};
+            match &e.kind {
+                K::Ref(Ref::Member(id)) => (c.body().class[*id] != Class::Param).then_some(e.span),
+                K::Ref(Ref::Path(_))
+                | K::Time
+                | K::Dt
+                | K::Instance(_)
+                | K::Der(_)
+                | K::Stale(_)
+                | K::Age(_)
+                | K::Prev(..) => Some(e.span),
+                K::Unary(_, x) => first_signal(c, x),
+                K::Binary(_, a, b) => first_signal(c, a).or_else(|| first_signal(c, b)),
+                K::Builtin(_, xs) | K::Call(_, xs) => xs.iter().find_map(|x| first_signal(c, x)),
+                K::If(a, b, d) => first_signal(c, a)
+                    .or_else(|| first_signal(c, b))
+                    .or_else(|| first_signal(c, d)),
+                _ => None,
+            }
+        }
+        if let Some(span) = first_signal(self, value) {
+            self.error(
+                Diagnostic::new(Kind::InvalidConstant, span, "a param's value must be known before the model runs")
+                    .label("changes while the model runs")
+                    .with_help("use literals, `const`s and other params here; for a value that changes, use `let`"),
+            );
+        }
     }
 
     fn message(&mut self, msg: &ast::StrLit) -> Vec<MessagePart> {
@@ -1154,7 +1237,9 @@ impl Checker {
             // In a twin, lets, states, vars, actuators and alarms are all
             // outputs; params and sensors that nothing reads are suspicious.
             let suspicious = if is_twin {
-                matches!(class, Class::Param | Class::Sensor)
+                // Sensors stay quiet: an enclosing twin may read them
+                // (`line.pump1.current`), and telemetry is worth keeping.
+                matches!(class, Class::Param)
             } else {
                 matches!(class, Class::Param | Class::Input | Class::Let | Class::Var)
             };

@@ -273,9 +273,10 @@ impl Checker {
                                 format!("`{name}` needs a dimensionless argument"),
                             )
                             .label(format!("this is {d}"))
-                            .with_help(
-                                "divide by a reference value of the same unit, e.g. `x / 1 s`",
-                            ),
+                            .with_help(format!(
+                                "divide by a reference value of the same unit, e.g. `x / 1 {}`",
+                                q.dim.si_symbol()
+                            )),
                         );
                         return error_expr(span);
                     }
@@ -659,6 +660,15 @@ impl Checker {
         span: Span,
         g: &[Generic],
     ) -> TExpr {
+        if self.fn_items[i].1 == super::Progress::Started {
+            let name = self.program.functions[i].name.clone();
+            self.error(
+                Diagnostic::new(Kind::InvalidTwinReference, span, format!("`{name}` calls itself"))
+                    .label("recursive call")
+                    .with_help("functions are inlined into the model and cannot recurse; write the repetition out, or use a state"),
+            );
+            return error_expr(span);
+        }
         self.check_fn(i);
         let at = self.fn_items[i].0;
         let ItemKind::Fn(decl) = &self.item(at).kind else {
@@ -854,6 +864,14 @@ impl Checker {
                 Vec::new()
             }
         };
+        if named.is_none() && ret.is_none() {
+            self.error(
+                Diagnostic::new(Kind::TypeMismatch, span, format!("`{callee}` has no single result to use as a value"))
+                    .label("used as a value")
+                    .with_help(format!("name the instance, e.g. `inst = {callee}(...)` or `let inst = {callee}(...)`, and read its results as `inst.<out>`")),
+            );
+            return error_expr(span);
+        }
         let ty = match of {
             InstanceOf::Component(_) if ret.is_some() => {
                 let failed = targs.iter().flatten().any(|t| t.ty.is_error());

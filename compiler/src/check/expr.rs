@@ -168,6 +168,7 @@ impl Checker {
     /// A type's name for messages.
     pub(crate) fn type_name(&self, ty: &Ty) -> String {
         match ty {
+            Ty::Real(q) if q.dim.is_dimensionless() => "Real".into(),
             Ty::Real(q) => q.dim.si_symbol(),
             Ty::Int => "Int".into(),
             Ty::Bool => "Bool".into(),
@@ -566,6 +567,22 @@ impl Checker {
                         .label(format!("{da} vs {db}"))
                         .with_secondary(a.span, da)
                         .with_secondary(b.span, db),
+                    );
+                    return Ty::Error;
+                }
+                if (qa.affinity == Affinity::Point) != (qb.affinity == Affinity::Point)
+                    && qa.dim == Dimension::base(crate::units::BaseDim::Temperature)
+                {
+                    self.error(
+                        Diagnostic::new(
+                            Kind::AffineMisuse,
+                            a.span.to(b.span),
+                            format!(
+                                "{what} mix an absolute temperature with a temperature difference"
+                            ),
+                        )
+                        .label("point and difference")
+                        .with_help("use two absolute temperatures, or two differences"),
                     );
                     return Ty::Error;
                 }

@@ -60,6 +60,12 @@ pub fn check(sources: &mut Sources, root: FileId) -> Checked {
     }
 }
 
+/// The value of a checked expression made only of constants, if it has
+/// one (used by lowering to spot whole exponents).
+pub fn const_eval(e: &crate::hir::TExpr) -> Option<f64> {
+    consts::eval(e).and_then(consts::Value::as_f64)
+}
+
 /// What a top-level name denotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Global {

@@ -136,8 +136,13 @@ impl Checker {
                 }
                 StmtKind::Report(paths) => {
                     for p in paths {
-                        if let Some(id) = self.run_member(twin, p, |_| true, "signal") {
-                            run.report.push(id);
+                        let as_expr = ast::Expr {
+                            kind: ast::ExprKind::Path(p.clone()),
+                            span: p.span,
+                        };
+                        let t = self.expr(m, Scope::Run(twin), &as_expr, &[]);
+                        if !t.ty.is_error() {
+                            run.report.push(t);
                         }
                     }
                 }

@@ -26,6 +26,8 @@ mod rational;
 mod table;
 mod unit;
 
+pub mod parse;
+
 pub use dimension::{BaseDim, Dimension};
 pub use rational::Rational;
 pub use table::{UnitTable, closest, edit_distance};

@@ -12,6 +12,7 @@ use super::expr::{
     call_args, expr_parser, ident, kw, path, punct, type_parser, unit_expr_parser, word,
 };
 use super::{Extra, ParseError, TokenInput, string_literal};
+use crate::span::Span;
 use crate::syntax::ast::{
     AlarmSeverity, Assign, ComponentDecl, ConstDecl, Decl, DeclKind, EnumDecl, ExpectMode,
     Expectation, Expr, FnDecl, Ident, Item, ItemKind, Param, RangeExpr, ScenarioDecl, Stmt,
@@ -116,6 +117,48 @@ enum SignalOpt {
     Slew(Expr),
 }
 
+/// Sorts a signal's options into (range, stale-or-slew), reporting an
+/// option that belongs to the other kind of signal or comes twice.
+fn signal_options<'src>(
+    opts: Vec<(SignalOpt, Span)>,
+    actuator: bool,
+    emitter: &mut chumsky::input::Emitter<ParseError<'src>>,
+) -> (Option<RangeExpr>, Option<Expr>) {
+    let (mut range, mut other): (Option<RangeExpr>, Option<Expr>) = (None, None);
+    for (o, span) in opts {
+        match o {
+            SignalOpt::Range(r) => {
+                if range.is_some() {
+                    emitter.emit(ParseError::custom(span, "`range` is given twice"));
+                }
+                range = Some(r);
+            }
+            SignalOpt::Stale(s) if actuator => {
+                let _ = s;
+                emitter.emit(ParseError::custom(
+                    span,
+                    "`stale after` belongs to sensors; an actuator takes `range` and `slew`",
+                ));
+            }
+            SignalOpt::Slew(s) if !actuator => {
+                let _ = s;
+                emitter.emit(ParseError::custom(
+                    span,
+                    "`slew` belongs to actuators; a sensor takes `range` and `stale after`",
+                ));
+            }
+            SignalOpt::Stale(s) | SignalOpt::Slew(s) => {
+                if other.is_some() {
+                    let what = if actuator { "`slew`" } else { "`stale after`" };
+                    emitter.emit(ParseError::custom(span, format!("{what} is given twice")));
+                }
+                other = Some(s);
+            }
+        }
+    }
+    (range, other)
+}
+
 /// A declaration in a twin or component body.
 fn decl_parser<'src, I: TokenInput<'src> + 'src>() -> impl Parser<'src, I, Decl, Extra<'src>> + Clone
 {
@@ -132,18 +175,13 @@ fn decl_parser<'src, I: TokenInput<'src> + 'src>() -> impl Parser<'src, I, Decl,
             .ignore_then(expr.clone())
             .map(SignalOpt::Stale),
         word("slew").ignore_then(expr.clone()).map(SignalOpt::Slew),
-    ));
+    ))
+    .map_with(|o, e| (o, e.span()));
     let sensor = named(Kw::Sensor)
         .then(opt.clone().repeated().collect::<Vec<_>>())
         .then(init.clone().or_not())
-        .map(|(((name, ty), opts), default)| {
-            let (mut range, mut stale) = (None, None);
-            for o in opts {
-                match o {
-                    SignalOpt::Range(r) => range = Some(r),
-                    SignalOpt::Stale(s) | SignalOpt::Slew(s) => stale = Some(s),
-                }
-            }
+        .validate(|(((name, ty), opts), default), _, emitter| {
+            let (range, stale) = signal_options(opts, false, emitter);
             DeclKind::Sensor {
                 name,
                 ty,
@@ -155,14 +193,8 @@ fn decl_parser<'src, I: TokenInput<'src> + 'src>() -> impl Parser<'src, I, Decl,
     let actuator = named(Kw::Actuator)
         .then(opt.repeated().collect::<Vec<_>>())
         .then(init.clone().or_not())
-        .map(|(((name, ty), opts), value)| {
-            let (mut range, mut slew) = (None, None);
-            for o in opts {
-                match o {
-                    SignalOpt::Range(r) => range = Some(r),
-                    SignalOpt::Stale(s) | SignalOpt::Slew(s) => slew = Some(s),
-                }
-            }
+        .validate(|(((name, ty), opts), value), _, emitter| {
+            let (range, slew) = signal_options(opts, true, emitter);
             DeclKind::Actuator {
                 name,
                 ty,

@@ -1,0 +1,397 @@
+//! The execution IR: flat programs over slots of `f64`.
+//!
+//! Takes nothing (built by [`lower`] from the checked HIR); gives
+//! [`Model`]: a twin with every component instance inlined, every value in a
+//! numbered slot, and three programs: [`Model::init`] (once, at t = 0),
+//! [`Model::tick`] (spec §6 steps 2–4: lets, alarms, handlers, actuators,
+//! before the row is recorded) and [`Model::integrate`] (step 5: the solver,
+//! all its stages written out, dopri5's adaptive loop included). The
+//! reference interpreter ([`crate::interp`]) and the JIT (`codegen`) execute
+//! exactly these statements, so they perform the same floating-point
+//! operations in the same order and agree bit for bit.
+//!
+//! Values: every slot holds an `f64`. Reals are in SI; `Bool`s are 0.0 or
+//! 1.0; `Int`s and enum variants are whole numbers (exact up to 2^53).
+//! Units are gone: a model with units and the same model without them lower
+//! to the same IR.
+//!
+//! Slots below [`Model::persistent`] live in the instance's block (they are
+//! the instance's state and signals); slots from there on are scratch
+//! (solver stage values), which a fleet shares between its instances.
+
+pub mod lower;
+
+use crate::hir::{DisplayUnit, Solver};
+
+/// A slot index.
+pub type Slot = u32;
+
+/// Unary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnOp {
+    /// `-x`
+    Neg,
+    /// `x == 0.0` as 0.0/1.0.
+    Not,
+}
+
+/// Binary operators. Comparisons and `And`/`Or` give 0.0 or 1.0;
+/// `And`/`Or` treat any non-zero operand as true (both sides are always
+/// evaluated: expressions are pure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    /// `a + b`
+    Add,
+    /// `a - b`
+    Sub,
+    /// `a * b`
+    Mul,
+    /// `a / b`
+    Div,
+    /// `a < b`
+    Lt,
+    /// `a <= b`
+    Le,
+    /// `a > b`
+    Gt,
+    /// `a >= b`
+    Ge,
+    /// `a == b`
+    Eq,
+    /// `a != b`
+    Ne,
+    /// both non-zero
+    And,
+    /// either non-zero
+    Or,
+    /// IEEE 754-2019 `minimum`: NaN if either is NaN; −0 < +0.
+    Min,
+    /// IEEE 754-2019 `maximum`: NaN if either is NaN; −0 < +0.
+    Max,
+}
+
+/// Functions. `Sqrt` and `Abs` are exact instructions; the others are
+/// called (the same Rust functions in both engines).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Func {
+    /// Square root.
+    Sqrt,
+    /// Absolute value.
+    Abs,
+    /// Round down.
+    Floor,
+    /// Round up.
+    Ceil,
+    /// e^x.
+    Exp,
+    /// Natural logarithm.
+    Log,
+    /// Sine.
+    Sin,
+    /// Cosine.
+    Cos,
+    /// Tangent.
+    Tan,
+    /// atan2(y, x).
+    Atan2,
+    /// x^y.
+    Pow,
+}
+
+impl Func {
+    /// The function's value; the single definition both engines use.
+    pub fn apply(self, a: f64, b: f64) -> f64 {
+        match self {
+            Func::Sqrt => a.sqrt(),
+            Func::Abs => a.abs(),
+            Func::Floor => a.floor(),
+            Func::Ceil => a.ceil(),
+            Func::Exp => a.exp(),
+            Func::Log => a.ln(),
+            Func::Sin => a.sin(),
+            Func::Cos => a.cos(),
+            Func::Tan => a.tan(),
+            Func::Atan2 => a.atan2(b),
+            Func::Pow => a.powf(b),
+        }
+    }
+
+    /// How many arguments it takes (1 or 2).
+    pub fn arity(self) -> usize {
+        match self {
+            Func::Atan2 | Func::Pow => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// IEEE 754-2019 `minimum` (what Cranelift's `fmin` computes).
+pub fn minimum(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a < b {
+        a
+    } else if b < a {
+        b
+    } else if a.is_sign_negative() {
+        a
+    } else {
+        b
+    }
+}
+
+/// IEEE 754-2019 `maximum` (what Cranelift's `fmax` computes).
+pub fn maximum(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a > b {
+        a
+    } else if b > a {
+        b
+    } else if a.is_sign_positive() {
+        a
+    } else {
+        b
+    }
+}
+
+/// Truth of a stored value.
+pub fn truthy(x: f64) -> bool {
+    x != 0.0
+}
+
+/// 0.0 or 1.0.
+pub fn from_bool(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// An expression: a pure function of the slots.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    /// A constant.
+    Const(f64),
+    /// A slot's value.
+    Load(Slot),
+    /// A unary operation.
+    Unary(UnOp, Box<Expr>),
+    /// A binary operation.
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// A function call (one or two arguments).
+    Call(Func, Vec<Expr>),
+    /// `if c != 0 { a } else { b }`; both sides are evaluated.
+    Select(Box<Expr>, Box<Expr>, Box<Expr>),
+}
+
+impl Expr {
+    /// `a op b`.
+    pub fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
+        Expr::Binary(op, Box::new(a), Box::new(b))
+    }
+
+    /// `if c { a } else { b }`.
+    pub fn select(c: Expr, a: Expr, b: Expr) -> Expr {
+        Expr::Select(Box::new(c), Box::new(a), Box::new(b))
+    }
+}
+
+/// A statement.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stmt {
+    /// `slot = expr`.
+    Store(Slot, Expr),
+    /// `if cond != 0 { then } else { otherwise }`.
+    If(Expr, Vec<Stmt>, Vec<Stmt>),
+    /// `while cond != 0 { body }`. Every loop the lowering emits is
+    /// bounded (dopri5 caps its sub-steps per tick).
+    While(Expr, Vec<Stmt>),
+}
+
+/// What a slot holds, for reports and debugging.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SlotKind {
+    /// A parameter.
+    Param,
+    /// A sensor's held value.
+    Sensor,
+    /// A continuous state.
+    State,
+    /// A discrete var.
+    Var,
+    /// A let or out.
+    Let,
+    /// An actuator's command (after slew and clamp).
+    Actuator,
+    /// An actuator's target (the last value assigned).
+    ActuatorTarget,
+    /// An alarm's state (0/1).
+    Alarm,
+    /// Bookkeeping: time, tick counters, edge memories, timers, counters.
+    Internal,
+    /// Solver scratch (stage values).
+    Scratch,
+}
+
+/// A slot's description.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlotInfo {
+    /// Its path, e.g. `bearing_temp`, `smooth.y`, `overheating#streak`.
+    pub name: String,
+    /// What it holds.
+    pub kind: SlotKind,
+}
+
+/// A recorded column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    /// The column name (`inst.member` for instance members).
+    pub name: String,
+    /// The slot.
+    pub slot: Slot,
+    /// The unit the column is written in.
+    pub unit: DisplayUnit,
+    /// How values print: real, whole number, 0/1, or an enum's variants.
+    pub format: Format,
+}
+
+/// How an output value prints.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Format {
+    /// A real in the output's unit.
+    Real,
+    /// A whole number.
+    Int,
+    /// 0 or 1.
+    Bool,
+    /// An enum variant name.
+    Enum(Vec<String>),
+}
+
+/// A sensor's interface to the data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SensorInfo {
+    /// Its path.
+    pub name: String,
+    /// The slot holding its value (SI).
+    pub slot: Slot,
+    /// The slot holding the time of its last good sample (NaN before one).
+    pub last_sample: Slot,
+    /// The unit samples arrive in unless the data says otherwise.
+    pub unit: DisplayUnit,
+    /// The sensor's dimension, to check units that data declares.
+    pub dimension: crate::units::Dimension,
+    /// Valid range in SI.
+    pub range: Option<(f64, f64)>,
+    /// Staleness limit in s.
+    pub stale_after: Option<f64>,
+}
+
+/// A parameter's interface.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamInfo {
+    /// Its path.
+    pub name: String,
+    /// Its slot.
+    pub slot: Slot,
+    /// Its default value (may read params before it).
+    pub default: Expr,
+    /// Its declared unit (for `--set p=VALUE`).
+    pub unit: DisplayUnit,
+    /// The dimension's SI symbol, to check `--set` units against.
+    pub dimension: crate::units::Dimension,
+    /// Whether it is an affine point (degC).
+    pub affine: bool,
+}
+
+/// An alarm's interface.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlarmInfo {
+    /// Its path.
+    pub name: String,
+    /// Its state slot (0/1).
+    pub slot: Slot,
+    /// Severity keyword.
+    pub severity: &'static str,
+    /// The message: text and (slot, unit) values.
+    pub message: Vec<MessagePiece>,
+}
+
+/// A piece of an alarm message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MessagePiece {
+    /// Literal text.
+    Text(String),
+    /// A value to print in a unit.
+    Value(Slot, DisplayUnit),
+}
+
+/// An actuator's interface.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActuatorInfo {
+    /// Its path.
+    pub name: String,
+    /// The command slot.
+    pub slot: Slot,
+    /// Counts the ticks at which the command was clamped to the range.
+    pub clamps: Slot,
+    /// Its unit.
+    pub unit: DisplayUnit,
+}
+
+/// A twin, lowered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    /// The twin's name.
+    pub name: String,
+    /// Every slot.
+    pub slots: Vec<SlotInfo>,
+    /// Slots `0..persistent` belong to an instance; the rest are scratch.
+    pub persistent: u32,
+    /// Twin time `t` (s).
+    pub time: Slot,
+    /// The step `dt` (s).
+    pub dt: Slot,
+    /// The tick index k.
+    pub tick_index: Slot,
+    /// The declared step (s).
+    pub step: f64,
+    /// The solver `integrate` was written for.
+    pub solver: Solver,
+    /// State slots, in order.
+    pub states: Vec<Slot>,
+    /// Runs once after params are set and before the first samples are
+    /// applied: sensor defaults (NaN where none) and sample times.
+    pub init_sensors: Vec<Stmt>,
+    /// Runs once after the samples at t = 0 are applied: the lets, then
+    /// initial states, vars, actuator targets and solver memory.
+    pub init: Vec<Stmt>,
+    /// Spec §6 steps 2–4 at t_k.
+    pub tick: Vec<Stmt>,
+    /// Spec §6 step 5: from t_k to t_k + dt; advances `time` and `tick_index`.
+    pub integrate: Vec<Stmt>,
+    /// Recorded columns, in declaration order.
+    pub outputs: Vec<Output>,
+    /// Sensors.
+    pub sensors: Vec<SensorInfo>,
+    /// Params in dependency order; the driver sets each to its default
+    /// unless it is overridden, before `init` runs.
+    pub params: Vec<ParamInfo>,
+    /// Alarms.
+    pub alarms: Vec<AlarmInfo>,
+    /// Actuators.
+    pub actuators: Vec<ActuatorInfo>,
+}
+
+impl Model {
+    /// The slot with this name.
+    pub fn slot(&self, name: &str) -> Option<Slot> {
+        self.slots
+            .iter()
+            .position(|s| s.name == name)
+            .map(|i| i as Slot)
+    }
+
+    /// The number of scratch slots.
+    pub fn scratch_len(&self) -> usize {
+        self.slots.len() - self.persistent as usize
+    }
+}

@@ -1,0 +1,318 @@
+//! Running a lowered model over time against recorded telemetry.
+//!
+//! Takes a [`Model`], an engine, parameter overrides and optional inputs
+//! (a telemetry CSV already read by [`crate::input`]); gives a
+//! [`Simulation`] that advances tick by tick following the language's time
+//! semantics: at each tick the latest good sample at or before `t` of every
+//! sensor is applied (zero-order hold), the tick program runs, the row is
+//! recorded, and the solver integrates to the next tick. Samples that are
+//! NaN, infinite, garbled, out of range, late or duplicated are rejected,
+//! counted per sensor and reason, and never applied.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+
+use twin_compiler::interp::{self, Memory};
+use twin_compiler::ir::{Format, Model};
+use twin_compiler::units::UnitTable;
+use twin_compiler::units::parse::parse_unit;
+
+use crate::input::{Inputs, Reject};
+
+/// Something that stops a simulation from starting: a bad override, an
+/// input column with an unusable unit. The message names what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimError(pub String);
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SimError {}
+
+/// What executes the model's programs.
+pub trait Engine {
+    /// Runs `init` (and nothing else) on one instance.
+    fn init(&self, model: &Model, mem: &mut Memory);
+    /// Runs `tick`.
+    fn tick(&self, model: &Model, mem: &mut Memory);
+    /// Runs `integrate`.
+    fn integrate(&self, model: &Model, mem: &mut Memory);
+}
+
+/// The reference interpreter as an engine.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Interpreter;
+
+impl Engine for Interpreter {
+    fn init(&self, model: &Model, mem: &mut Memory) {
+        interp::exec(&model.init, mem);
+    }
+
+    fn tick(&self, model: &Model, mem: &mut Memory) {
+        interp::exec(&model.tick, mem);
+    }
+
+    fn integrate(&self, model: &Model, mem: &mut Memory) {
+        interp::exec(&model.integrate, mem);
+    }
+}
+
+/// One sensor's samples, in SI, in time order.
+struct Feed {
+    sensor: usize,
+    samples: Vec<(f64, f64)>,
+    next: usize,
+}
+
+/// Rejected samples of one sensor for one reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// The sensor.
+    pub sensor: String,
+    /// Why.
+    pub reason: Reject,
+    /// The input lines they came from.
+    pub lines: Vec<usize>,
+}
+
+/// A simulation of one instance.
+pub struct Simulation<'m, E: Engine> {
+    model: &'m Model,
+    engine: E,
+    /// The instance's memory.
+    pub mem: Memory,
+    feeds: Vec<Feed>,
+    rejected: BTreeMap<(String, Reject), Vec<usize>>,
+    tick: u64,
+    dt: f64,
+}
+
+/// Parameter overrides, already in SI: (param name, value).
+pub type Overrides = Vec<(String, f64)>;
+
+impl<'m, E: Engine> Simulation<'m, E> {
+    /// Sets up an instance at t = 0: params (overridden where asked),
+    /// sensor defaults, the samples at t = 0, then the model's `init`.
+    pub fn new(
+        model: &'m Model,
+        engine: E,
+        dt: f64,
+        overrides: &Overrides,
+        inputs: Option<&Inputs>,
+    ) -> Result<Self, SimError> {
+        if !(dt > 0.0 && dt.is_finite()) {
+            return Err(SimError(format!(
+                "the step must be a positive duration, not {dt} s"
+            )));
+        }
+        let mut mem = Memory::new(model);
+        mem.set(model.dt, dt);
+        for (name, _) in overrides {
+            if !model.params.iter().any(|p| &p.name == name) {
+                let names: Vec<&str> = model.params.iter().map(|p| p.name.as_str()).collect();
+                let hint = twin_compiler::units::closest(name, names.iter().copied())
+                    .map_or(String::new(), |b| format!(" (did you mean `{b}`?)"));
+                return Err(SimError(format!(
+                    "`{}` has no param `{name}`{hint}",
+                    model.name
+                )));
+            }
+        }
+        for p in &model.params {
+            let value = match overrides.iter().rev().find(|(n, _)| *n == p.name) {
+                Some((_, v)) => *v,
+                None => interp::eval(&p.default, &mem),
+            };
+            mem.set(p.slot, value);
+        }
+        interp::exec(&model.init_sensors, &mut mem);
+        let mut sim = Simulation {
+            model,
+            engine,
+            mem,
+            feeds: Vec::new(),
+            rejected: BTreeMap::new(),
+            tick: 0,
+            dt,
+        };
+        if let Some(inputs) = inputs {
+            sim.load_inputs(inputs)?;
+        }
+        sim.apply_inputs(0.0);
+        sim.engine.init(model, &mut sim.mem);
+        Ok(sim)
+    }
+
+    fn load_inputs(&mut self, inputs: &Inputs) -> Result<(), SimError> {
+        let table = UnitTable::builtin();
+        for column in &inputs.columns {
+            let Some(index) = self
+                .model
+                .sensors
+                .iter()
+                .position(|s| s.name == column.name)
+            else {
+                let names: Vec<&str> = self.model.sensors.iter().map(|s| s.name.as_str()).collect();
+                let hint = twin_compiler::units::closest(&column.name, names.iter().copied())
+                    .map_or(String::new(), |b| format!(" (did you mean `{b}`?)"));
+                return Err(SimError(format!(
+                    "input column `{}` is not a sensor of `{}`{hint}",
+                    column.name, self.model.name
+                )));
+            };
+            let sensor = &self.model.sensors[index];
+            // The header's unit wins; otherwise values are in the sensor's unit.
+            let (scale, offset) = match &column.unit {
+                Some(text) => {
+                    let unit = parse_unit(&table, text).map_err(|e| {
+                        SimError(format!("input column `{}[{text}]`: {e}", column.name))
+                    })?;
+                    if unit.dim != sensor.dimension {
+                        return Err(SimError(format!(
+                            "input column `{}[{text}]`: `{text}` is {}, but sensor `{}` is {} (`{}`)",
+                            column.name,
+                            unit.dim.describe(),
+                            sensor.name,
+                            sensor.dimension.describe(),
+                            sensor.unit.text
+                        )));
+                    }
+                    (unit.scale, unit.offset)
+                }
+                None => (sensor.unit.scale, sensor.unit.offset),
+            };
+            let mut samples = Vec::new();
+            for s in &column.samples {
+                let value = s
+                    .value
+                    .map(|v| v * scale + offset)
+                    .and_then(|si| match sensor.range {
+                        Some((lo, hi)) if !(lo..=hi).contains(&si) => Err(Reject::OutOfRange),
+                        _ => Ok(si),
+                    });
+                match value {
+                    Ok(si) => samples.push((s.t, si)),
+                    Err(reason) => self
+                        .rejected
+                        .entry((sensor.name.clone(), reason))
+                        .or_default()
+                        .push(s.line),
+                }
+            }
+            self.feeds.push(Feed {
+                sensor: index,
+                samples,
+                next: 0,
+            });
+        }
+        for (line, _) in &inputs.bad_rows {
+            self.rejected
+                .entry(("t".into(), Reject::Garbled))
+                .or_default()
+                .push(*line);
+        }
+        Ok(())
+    }
+
+    /// Applies, for every sensor, the latest good sample at or before `t`.
+    fn apply_inputs(&mut self, t: f64) {
+        // A sample stamped t belongs to the tick at t even when k·dt
+        // rounds a hair below it.
+        let limit = t + self.dt * 1e-9;
+        for feed in &mut self.feeds {
+            let mut latest = None;
+            while let Some(&(st, v)) = feed.samples.get(feed.next) {
+                if st > limit {
+                    break;
+                }
+                latest = Some((st, v));
+                feed.next += 1;
+            }
+            if let Some((st, v)) = latest {
+                let sensor = &self.model.sensors[feed.sensor];
+                self.mem.set(sensor.slot, v);
+                self.mem.set(sensor.last_sample, st);
+            }
+        }
+    }
+
+    /// The time of the current tick.
+    pub fn time(&self) -> f64 {
+        self.tick as f64 * self.dt
+    }
+
+    /// Runs the current tick up to the point its row is recorded.
+    pub fn step_to_record(&mut self) {
+        let t = self.time();
+        self.apply_inputs(t);
+        self.engine.tick(self.model, &mut self.mem);
+    }
+
+    /// Integrates to the next tick.
+    pub fn advance(&mut self) {
+        self.engine.integrate(self.model, &mut self.mem);
+        self.tick += 1;
+    }
+
+    /// Rejected samples so far, by sensor and reason.
+    pub fn rejected(&self) -> Vec<Rejected> {
+        self.rejected
+            .iter()
+            .map(|((sensor, reason), lines)| Rejected {
+                sensor: sensor.clone(),
+                reason: *reason,
+                lines: lines.clone(),
+            })
+            .collect()
+    }
+
+    /// Writes the CSV header.
+    pub fn write_header(&self, out: &mut impl Write) -> std::io::Result<()> {
+        write!(out, "t")?;
+        for o in &self.model.outputs {
+            write!(out, ",{}", o.name)?;
+        }
+        writeln!(out)
+    }
+
+    /// Writes the current row: every output in its unit.
+    pub fn write_row(&self, out: &mut impl Write) -> std::io::Result<()> {
+        write!(out, "{}", format_time(self.time()))?;
+        for o in &self.model.outputs {
+            let v = self.mem.get(o.slot);
+            match &o.format {
+                Format::Real => write!(out, ",{}", o.unit.from_si(v))?,
+                Format::Int | Format::Bool if v.is_finite() => write!(out, ",{}", v as i64)?,
+                Format::Enum(names) if v >= 0.0 && (v as usize) < names.len() => {
+                    write!(out, ",{}", names[v as usize])?
+                }
+                _ => write!(out, ",{v}")?,
+            }
+        }
+        writeln!(out)
+    }
+}
+
+/// A tick time, rounded to 12 significant digits so that `3 × 0.1` prints
+/// as `0.3`; values keep full round-trip precision.
+pub fn format_time(t: f64) -> String {
+    let rounded: f64 = format!("{t:.11e}").parse().unwrap_or(t);
+    format!("{rounded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_short() {
+        assert_eq!(format_time(3.0 * 0.1), "0.3");
+        assert_eq!(format_time(0.0), "0");
+        assert_eq!(format_time(3600.0), "3600");
+        assert_eq!(format_time(7.0 * 0.001), "0.007");
+    }
+}
