@@ -1,0 +1,220 @@
+//! End-to-end tests of `twinc`: the built binary run as a user runs it,
+//! checking exit statuses, stdout and stderr of `check` and `sim`, and that
+//! every bundled example checks and simulates.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn twinc(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_twinc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    match out {
+        Ok(o) => o,
+        Err(e) => panic!("cannot run twinc: {e}"),
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scratch file under the target directory, unique per test.
+fn scratch(name: &str, text: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(name);
+    let _ = std::fs::write(&path, text);
+    path
+}
+
+fn rows(csv: &str) -> Vec<Vec<String>> {
+    csv.lines().map(|l| l.split(',').map(String::from).collect()).collect()
+}
+
+const DECAY: &str = "twin Decay {\n    step 100 ms\n    param tau: s = 2 s\n    state x = 10\n    der(x) = -x / tau\n}\n";
+
+#[test]
+fn check_exit_statuses() {
+    let good = scratch("good.twin", DECAY);
+    let bad = scratch("bad.twin", "twin B {\n    let a = 1 m + 1 s\n}\n");
+    assert_eq!(twinc(&["check", good.to_str().unwrap_or("")]).status.code(), Some(0));
+    let o = twinc(&["check", "--color", "never", bad.to_str().unwrap_or("")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unit-mismatch"), "{}", stderr(&o));
+    let o = twinc(&["check", "does/not/exist.twin"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert_eq!(twinc(&["check", "--color", "sometimes", good.to_str().unwrap_or("")]).status.code(), Some(2));
+}
+
+#[test]
+fn check_json_is_an_array_with_positions() {
+    let bad = scratch("json.twin", "twin B {\n    let a = 1 m + 1 s\n}\n");
+    let o = twinc(&["check", "--format", "json", bad.to_str().unwrap_or("")]);
+    let text = stdout(&o);
+    assert!(text.trim_start().starts_with('['), "{text}");
+    for key in ["\"name\": \"unit-mismatch\"", "\"code\": \"E0004\"", "\"line\": 2", "\"column\": 13", "\"end_line\"", "\"end_column\"", "\"severity\": \"error\""] {
+        assert!(text.contains(key), "missing {key} in {text}");
+    }
+}
+
+#[test]
+fn check_walks_folders() {
+    let o = twinc(&["check", "stdlib", "examples"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn sim_writes_rows_on_the_grid() {
+    let model = scratch("decay.twin", DECAY);
+    let o = twinc(&["sim", model.to_str().unwrap_or(""), "--until", "1s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = rows(&stdout(&o));
+    assert_eq!(r[0], vec!["t", "x"]);
+    assert_eq!(r.len(), 12);
+    assert_eq!(r[4][0], "0.3");
+    let x: f64 = r[11][1].parse().unwrap_or(f64::NAN);
+    assert!((x - 10.0 * (-0.5f64).exp()).abs() < 1e-6, "{x}");
+}
+
+#[test]
+fn sim_set_takes_units_and_rejects_unknown_params() {
+    let model = scratch("decay_set.twin", DECAY);
+    let m = model.to_str().unwrap_or("");
+    let plain = stdout(&twinc(&["sim", m, "--until", "1s", "--set", "tau=4"]));
+    let with_unit = stdout(&twinc(&["sim", m, "--until", "1s", "--set", "tau=4000ms"]));
+    assert_eq!(plain, with_unit);
+    let o = twinc(&["sim", m, "--set", "tua=4"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean `tau`"), "{}", stderr(&o));
+    let o = twinc(&["sim", m, "--set", "tau=4 m"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("time"), "{}", stderr(&o));
+}
+
+#[test]
+fn sim_rejects_bad_samples_and_keeps_going() {
+    let model = scratch("gauge.twin", "twin Gauge {\n    sensor p: bar range 0 bar .. 10 bar\n    let reading: bar = p\n}\n");
+    let data = scratch("gauge.csv", "t,p\n0,2\n1,NaN\n2,15\n3,abc\n4,3\n4,5\n");
+    let o = twinc(&["sim", model.to_str().unwrap_or(""), "--inputs", data.to_str().unwrap_or(""), "--until", "5s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let values: Vec<String> = rows(&stdout(&o)).iter().skip(1).map(|r| r[1].clone()).collect();
+    assert_eq!(values, ["2", "2", "2", "2", "3", "3"]);
+    let err = stderr(&o);
+    for reason in ["(NaN)", "(out of range)", "(not a number)", "(duplicate)"] {
+        assert!(err.contains(reason), "no {reason} in {err}");
+    }
+}
+
+#[test]
+fn sim_input_units_convert_at_the_boundary() {
+    let model = scratch("amps.twin", "twin Amps {\n    sensor i: A\n    let doubled: A = 2 * i\n}\n");
+    let data = scratch("amps.csv", "t,i[mA]\n0,1500\n");
+    let o = twinc(&["sim", model.to_str().unwrap_or(""), "--inputs", data.to_str().unwrap_or(""), "--until", "0s"]);
+    assert_eq!(rows(&stdout(&o))[1], vec!["0", "3"], "{}", stderr(&o));
+    let wrong = scratch("amps_wrong.csv", "t,i[bar]\n0,1\n");
+    let o = twinc(&["sim", model.to_str().unwrap_or(""), "--inputs", wrong.to_str().unwrap_or("")]);
+    assert_eq!(o.status.code(), Some(2));
+    let unknown = scratch("amps_unknown.csv", "t,j\n0,1\n");
+    let o = twinc(&["sim", model.to_str().unwrap_or(""), "--inputs", unknown.to_str().unwrap_or("")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a sensor"), "{}", stderr(&o));
+}
+
+#[test]
+fn sim_usage_errors_are_one_line() {
+    let model = scratch("decay_usage.twin", DECAY);
+    let m = model.to_str().unwrap_or("");
+    for args in [
+        vec!["sim", m, "--until", "5 parsecs"],
+        vec!["sim", m, "--dt", "0"],
+        vec!["sim", m, "--inputs", "missing.csv"],
+        vec!["sim", "missing.twin"],
+        vec!["sim", m, "--twin", "Nope"],
+    ] {
+        let o = twinc(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o).trim().lines().count(), 1, "{args:?}: {}", stderr(&o));
+    }
+    let bad = scratch("sim_bad.twin", "twin B {\n    let a = 1 m + 1 s\n}\n");
+    assert_eq!(twinc(&["sim", bad.to_str().unwrap_or("")]).status.code(), Some(1));
+}
+
+#[test]
+fn sim_quiet_stats_and_out() {
+    let model = scratch("decay_stats.twin", DECAY);
+    let m = model.to_str().unwrap_or("");
+    let o = twinc(&["sim", m, "--until", "10s", "--quiet", "--stats"]);
+    assert!(stdout(&o).is_empty());
+    let stats = stderr(&o);
+    assert!(stats.trim_end().ends_with("ticks/s"), "{stats}");
+    assert!(stats.contains("101 ticks"), "{stats}");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli/decay_out.csv");
+    let o = twinc(&["sim", m, "--until", "1s", "--out", out.to_str().unwrap_or("")]);
+    assert!(stdout(&o).is_empty());
+    assert_eq!(std::fs::read_to_string(&out).map(|s| s.lines().count()).unwrap_or(0), 12);
+}
+
+#[test]
+fn solvers_differ_and_engines_agree() {
+    let model = scratch("decay_solvers.twin", DECAY);
+    let m = model.to_str().unwrap_or("");
+    let euler = stdout(&twinc(&["sim", m, "--until", "2s", "--solver", "euler"]));
+    let rk4 = stdout(&twinc(&["sim", m, "--until", "2s", "--solver", "rk4"]));
+    let dopri = stdout(&twinc(&["sim", m, "--until", "2s", "--solver", "dopri5"]));
+    assert_ne!(euler, rk4);
+    assert_ne!(rk4, dopri);
+    for solver in ["euler", "rk4", "dopri5"] {
+        let jit = stdout(&twinc(&["sim", m, "--until", "2s", "--solver", solver, "--engine", "jit"]));
+        let interp = stdout(&twinc(&["sim", m, "--until", "2s", "--solver", solver, "--engine", "interp"]));
+        assert_eq!(jit, interp, "{solver}");
+    }
+}
+
+/// Every bundled example checks, and simulates over its telemetry.
+#[test]
+fn examples_check_and_run() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut ran = 0;
+    for entry in std::fs::read_dir(&examples).into_iter().flatten().flatten() {
+        let dir = entry.path();
+        for model in std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path()) {
+            if model.extension().is_none_or(|x| x != "twin") {
+                continue;
+            }
+            let m = model.to_str().unwrap_or("");
+            assert_eq!(twinc(&["check", m]).status.code(), Some(0), "{m}");
+            let telemetry = dir.join("telemetry.csv");
+            let mut args = vec!["sim", m, "--quiet"];
+            let t = telemetry.to_str().unwrap_or("").to_string();
+            if telemetry.exists() {
+                args.extend(["--inputs", &t]);
+            }
+            let o = twinc(&args);
+            assert_eq!(o.status.code(), Some(0), "{m}: {}", stderr(&o));
+            ran += 1;
+        }
+    }
+    assert!(ran > 0);
+}
+
+#[test]
+fn pump_example_raises_its_alarm_and_slows_down() {
+    let o = twinc(&["sim", "examples/pump/pump.twin", "--inputs", "examples/pump/telemetry.csv", "--dt", "1s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = rows(&stdout(&o));
+    let col = |name: &str| r[0].iter().position(|h| h == name).unwrap_or(usize::MAX);
+    let (alarm, setpoint, t) = (col("overheating"), col("speed_setpoint"), col("t"));
+    let raised = r.iter().skip(1).find(|row| row[alarm] == "1").map(|row| row[t].clone());
+    assert_eq!(raised.as_deref(), Some("1820"));
+    let last: f64 = r[r.len() - 1][setpoint].parse().unwrap_or(0.0);
+    assert!((2300.0..2330.0).contains(&last), "{last}");
+    let err = stderr(&o);
+    assert!(err.contains("rejected 1 sample of `current` (out of range): line 182"), "{err}");
+}
