@@ -7,6 +7,7 @@
 mod check;
 mod load;
 mod sim;
+mod test;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Run a twin over time and write its signals as CSV.
     Sim(sim::SimArgs),
+    /// Run the `test` blocks of files or folders.
+    Test(test::TestArgs),
 }
 
 /// The compiler recurses over the syntax tree; its input is bounded
@@ -62,6 +65,7 @@ fn run() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Sim(args) => sim::run(&args),
+        Command::Test(args) => test::run(&args),
     };
     ExitCode::from(code)
 }

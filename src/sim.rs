@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
+use twin_compiler::codegen::CompiledModel;
 use twin_compiler::hir::Solver;
 use twin_compiler::ir::Model;
 use twin_compiler::units::UnitTable;
@@ -198,14 +199,47 @@ fn simulate(args: &SimArgs) -> Result<(), Failure> {
         }
     };
     let overrides = overrides(&table, &model, &args.sets)?;
-    let engine = match args.engine {
-        EngineArg::Interp | EngineArg::Jit => Interpreter,
-    };
-    let compile_time = compile_start.elapsed();
     let ticks = (until / dt + 1e-9).floor() as u64;
-    let run_start = Instant::now();
-    let rejected = run_ticks(&model, engine, dt, ticks, &overrides, inputs.as_ref(), args)?;
-    let run_time = run_start.elapsed();
+    let (rejected, compile_time, run_time) = match args.engine {
+        EngineArg::Jit => match CompiledModel::compile(&model) {
+            Ok(jit) => {
+                let compile_time = compile_start.elapsed();
+                let run_start = Instant::now();
+                let rejected =
+                    run_ticks(&model, jit, dt, ticks, &overrides, inputs.as_ref(), args)?;
+                (rejected, compile_time, run_start.elapsed())
+            }
+            Err(e) => {
+                eprintln!("warning: native compilation failed ({e}); running on the interpreter");
+                let compile_time = compile_start.elapsed();
+                let run_start = Instant::now();
+                let rejected = run_ticks(
+                    &model,
+                    Interpreter,
+                    dt,
+                    ticks,
+                    &overrides,
+                    inputs.as_ref(),
+                    args,
+                )?;
+                (rejected, compile_time, run_start.elapsed())
+            }
+        },
+        EngineArg::Interp => {
+            let compile_time = compile_start.elapsed();
+            let run_start = Instant::now();
+            let rejected = run_ticks(
+                &model,
+                Interpreter,
+                dt,
+                ticks,
+                &overrides,
+                inputs.as_ref(),
+                args,
+            )?;
+            (rejected, compile_time, run_start.elapsed())
+        }
+    };
     for r in &rejected {
         let lines: Vec<String> = r.lines.iter().take(8).map(|l| l.to_string()).collect();
         let more = if r.lines.len() > 8 {

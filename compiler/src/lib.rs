@@ -12,6 +12,7 @@
 //! every problem and the editor works on broken files.
 
 pub mod check;
+pub mod codegen;
 pub mod diagnostic;
 pub mod hir;
 pub mod interp;

@@ -9,4 +9,5 @@
 //! against such data.
 
 pub mod input;
+pub mod runs;
 pub mod sim;

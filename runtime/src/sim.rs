@@ -61,6 +61,21 @@ impl Engine for Interpreter {
     }
 }
 
+/// Native code from the Cranelift JIT as an engine.
+impl Engine for twin_compiler::codegen::CompiledModel {
+    fn init(&self, _model: &Model, mem: &mut Memory) {
+        twin_compiler::codegen::CompiledModel::init(self, mem);
+    }
+
+    fn tick(&self, _model: &Model, mem: &mut Memory) {
+        twin_compiler::codegen::CompiledModel::tick(self, mem);
+    }
+
+    fn integrate(&self, _model: &Model, mem: &mut Memory) {
+        twin_compiler::codegen::CompiledModel::integrate(self, mem);
+    }
+}
+
 /// One sensor's samples, in SI, in time order.
 struct Feed {
     sensor: usize,
@@ -87,6 +102,9 @@ pub struct Simulation<'m, E: Engine> {
     pub mem: Memory,
     feeds: Vec<Feed>,
     rejected: BTreeMap<(String, Reject), Vec<usize>>,
+    /// Sensors driven by an expression of time (scenarios and tests):
+    /// (sensor index, expression).
+    drives: Vec<(usize, twin_compiler::ir::Expr)>,
     tick: u64,
     dt: f64,
 }
@@ -103,6 +121,21 @@ impl<'m, E: Engine> Simulation<'m, E> {
         dt: f64,
         overrides: &Overrides,
         inputs: Option<&Inputs>,
+    ) -> Result<Self, SimError> {
+        Self::with_drives(model, engine, dt, overrides, inputs, Vec::new())
+    }
+
+    /// Like [`Simulation::new`], with some sensors driven by expressions of
+    /// time instead of data (scenarios and tests): (sensor index,
+    /// expression). A driven value outside the sensor's range is rejected
+    /// like a bad sample.
+    pub fn with_drives(
+        model: &'m Model,
+        engine: E,
+        dt: f64,
+        overrides: &Overrides,
+        inputs: Option<&Inputs>,
+        drives: Vec<(usize, twin_compiler::ir::Expr)>,
     ) -> Result<Self, SimError> {
         if !(dt > 0.0 && dt.is_finite()) {
             return Err(SimError(format!(
@@ -136,6 +169,7 @@ impl<'m, E: Engine> Simulation<'m, E> {
             mem,
             feeds: Vec::new(),
             rejected: BTreeMap::new(),
+            drives,
             tick: 0,
             dt,
         };
@@ -238,6 +272,33 @@ impl<'m, E: Engine> Simulation<'m, E> {
                 self.mem.set(sensor.last_sample, st);
             }
         }
+        for (index, expr) in &self.drives {
+            let sensor = &self.model.sensors[*index];
+            let v = interp::eval(expr, &self.mem);
+            let rejected = if !v.is_finite() {
+                Some(if v.is_nan() {
+                    Reject::NotANumber
+                } else {
+                    Reject::Infinite
+                })
+            } else {
+                sensor
+                    .range
+                    .filter(|(lo, hi)| !(*lo..=*hi).contains(&v))
+                    .map(|_| Reject::OutOfRange)
+            };
+            match rejected {
+                Some(reason) => self
+                    .rejected
+                    .entry((sensor.name.clone(), reason))
+                    .or_default()
+                    .push(0),
+                None => {
+                    self.mem.set(sensor.slot, v);
+                    self.mem.set(sensor.last_sample, t);
+                }
+            }
+        }
     }
 
     /// The time of the current tick.
@@ -256,6 +317,9 @@ impl<'m, E: Engine> Simulation<'m, E> {
     pub fn advance(&mut self) {
         self.engine.integrate(self.model, &mut self.mem);
         self.tick += 1;
+        let mem = &mut self.mem;
+        self.model
+            .set_tick(&mut |slot, v| mem.set(slot, v), self.tick, self.dt);
     }
 
     /// Rejected samples so far, by sensor and reason.

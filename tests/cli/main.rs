@@ -34,7 +34,9 @@ fn scratch(name: &str, text: &str) -> PathBuf {
 }
 
 fn rows(csv: &str) -> Vec<Vec<String>> {
-    csv.lines().map(|l| l.split(',').map(String::from).collect()).collect()
+    csv.lines()
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
 }
 
 const DECAY: &str = "twin Decay {\n    step 100 ms\n    param tau: s = 2 s\n    state x = 10\n    der(x) = -x / tau\n}\n";
@@ -43,14 +45,22 @@ const DECAY: &str = "twin Decay {\n    step 100 ms\n    param tau: s = 2 s\n    
 fn check_exit_statuses() {
     let good = scratch("good.twin", DECAY);
     let bad = scratch("bad.twin", "twin B {\n    let a = 1 m + 1 s\n}\n");
-    assert_eq!(twinc(&["check", good.to_str().unwrap_or("")]).status.code(), Some(0));
+    assert_eq!(
+        twinc(&["check", good.to_str().unwrap_or("")]).status.code(),
+        Some(0)
+    );
     let o = twinc(&["check", "--color", "never", bad.to_str().unwrap_or("")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("unit-mismatch"), "{}", stderr(&o));
     let o = twinc(&["check", "does/not/exist.twin"]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
-    assert_eq!(twinc(&["check", "--color", "sometimes", good.to_str().unwrap_or("")]).status.code(), Some(2));
+    assert_eq!(
+        twinc(&["check", "--color", "sometimes", good.to_str().unwrap_or("")])
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -59,7 +69,15 @@ fn check_json_is_an_array_with_positions() {
     let o = twinc(&["check", "--format", "json", bad.to_str().unwrap_or("")]);
     let text = stdout(&o);
     assert!(text.trim_start().starts_with('['), "{text}");
-    for key in ["\"name\": \"unit-mismatch\"", "\"code\": \"E0004\"", "\"line\": 2", "\"column\": 13", "\"end_line\"", "\"end_column\"", "\"severity\": \"error\""] {
+    for key in [
+        "\"name\": \"unit-mismatch\"",
+        "\"code\": \"E0004\"",
+        "\"line\": 2",
+        "\"column\": 13",
+        "\"end_line\"",
+        "\"end_column\"",
+        "\"severity\": \"error\"",
+    ] {
         assert!(text.contains(key), "missing {key} in {text}");
     }
 }
@@ -100,11 +118,25 @@ fn sim_set_takes_units_and_rejects_unknown_params() {
 
 #[test]
 fn sim_rejects_bad_samples_and_keeps_going() {
-    let model = scratch("gauge.twin", "twin Gauge {\n    sensor p: bar range 0 bar .. 10 bar\n    let reading: bar = p\n}\n");
+    let model = scratch(
+        "gauge.twin",
+        "twin Gauge {\n    sensor p: bar range 0 bar .. 10 bar\n    let reading: bar = p\n}\n",
+    );
     let data = scratch("gauge.csv", "t,p\n0,2\n1,NaN\n2,15\n3,abc\n4,3\n4,5\n");
-    let o = twinc(&["sim", model.to_str().unwrap_or(""), "--inputs", data.to_str().unwrap_or(""), "--until", "5s"]);
+    let o = twinc(&[
+        "sim",
+        model.to_str().unwrap_or(""),
+        "--inputs",
+        data.to_str().unwrap_or(""),
+        "--until",
+        "5s",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let values: Vec<String> = rows(&stdout(&o)).iter().skip(1).map(|r| r[1].clone()).collect();
+    let values: Vec<String> = rows(&stdout(&o))
+        .iter()
+        .skip(1)
+        .map(|r| r[1].clone())
+        .collect();
     assert_eq!(values, ["2", "2", "2", "2", "3", "3"]);
     let err = stderr(&o);
     for reason in ["(NaN)", "(out of range)", "(not a number)", "(duplicate)"] {
@@ -114,15 +146,35 @@ fn sim_rejects_bad_samples_and_keeps_going() {
 
 #[test]
 fn sim_input_units_convert_at_the_boundary() {
-    let model = scratch("amps.twin", "twin Amps {\n    sensor i: A\n    let doubled: A = 2 * i\n}\n");
+    let model = scratch(
+        "amps.twin",
+        "twin Amps {\n    sensor i: A\n    let doubled: A = 2 * i\n}\n",
+    );
     let data = scratch("amps.csv", "t,i[mA]\n0,1500\n");
-    let o = twinc(&["sim", model.to_str().unwrap_or(""), "--inputs", data.to_str().unwrap_or(""), "--until", "0s"]);
+    let o = twinc(&[
+        "sim",
+        model.to_str().unwrap_or(""),
+        "--inputs",
+        data.to_str().unwrap_or(""),
+        "--until",
+        "0s",
+    ]);
     assert_eq!(rows(&stdout(&o))[1], vec!["0", "3"], "{}", stderr(&o));
     let wrong = scratch("amps_wrong.csv", "t,i[bar]\n0,1\n");
-    let o = twinc(&["sim", model.to_str().unwrap_or(""), "--inputs", wrong.to_str().unwrap_or("")]);
+    let o = twinc(&[
+        "sim",
+        model.to_str().unwrap_or(""),
+        "--inputs",
+        wrong.to_str().unwrap_or(""),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let unknown = scratch("amps_unknown.csv", "t,j\n0,1\n");
-    let o = twinc(&["sim", model.to_str().unwrap_or(""), "--inputs", unknown.to_str().unwrap_or("")]);
+    let o = twinc(&[
+        "sim",
+        model.to_str().unwrap_or(""),
+        "--inputs",
+        unknown.to_str().unwrap_or(""),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not a sensor"), "{}", stderr(&o));
 }
@@ -140,10 +192,18 @@ fn sim_usage_errors_are_one_line() {
     ] {
         let o = twinc(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
-        assert_eq!(stderr(&o).trim().lines().count(), 1, "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            stderr(&o).trim().lines().count(),
+            1,
+            "{args:?}: {}",
+            stderr(&o)
+        );
     }
     let bad = scratch("sim_bad.twin", "twin B {\n    let a = 1 m + 1 s\n}\n");
-    assert_eq!(twinc(&["sim", bad.to_str().unwrap_or("")]).status.code(), Some(1));
+    assert_eq!(
+        twinc(&["sim", bad.to_str().unwrap_or("")]).status.code(),
+        Some(1)
+    );
 }
 
 #[test]
@@ -156,9 +216,21 @@ fn sim_quiet_stats_and_out() {
     assert!(stats.trim_end().ends_with("ticks/s"), "{stats}");
     assert!(stats.contains("101 ticks"), "{stats}");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli/decay_out.csv");
-    let o = twinc(&["sim", m, "--until", "1s", "--out", out.to_str().unwrap_or("")]);
+    let o = twinc(&[
+        "sim",
+        m,
+        "--until",
+        "1s",
+        "--out",
+        out.to_str().unwrap_or(""),
+    ]);
     assert!(stdout(&o).is_empty());
-    assert_eq!(std::fs::read_to_string(&out).map(|s| s.lines().count()).unwrap_or(0), 12);
+    assert_eq!(
+        std::fs::read_to_string(&out)
+            .map(|s| s.lines().count())
+            .unwrap_or(0),
+        12
+    );
 }
 
 #[test]
@@ -171,8 +243,12 @@ fn solvers_differ_and_engines_agree() {
     assert_ne!(euler, rk4);
     assert_ne!(rk4, dopri);
     for solver in ["euler", "rk4", "dopri5"] {
-        let jit = stdout(&twinc(&["sim", m, "--until", "2s", "--solver", solver, "--engine", "jit"]));
-        let interp = stdout(&twinc(&["sim", m, "--until", "2s", "--solver", solver, "--engine", "interp"]));
+        let jit = stdout(&twinc(&[
+            "sim", m, "--until", "2s", "--solver", solver, "--engine", "jit",
+        ]));
+        let interp = stdout(&twinc(&[
+            "sim", m, "--until", "2s", "--solver", solver, "--engine", "interp",
+        ]));
         assert_eq!(jit, interp, "{solver}");
     }
 }
@@ -184,7 +260,12 @@ fn examples_check_and_run() {
     let mut ran = 0;
     for entry in std::fs::read_dir(&examples).into_iter().flatten().flatten() {
         let dir = entry.path();
-        for model in std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path()) {
+        for model in std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+        {
             if model.extension().is_none_or(|x| x != "twin") {
                 continue;
             }
@@ -206,15 +287,92 @@ fn examples_check_and_run() {
 
 #[test]
 fn pump_example_raises_its_alarm_and_slows_down() {
-    let o = twinc(&["sim", "examples/pump/pump.twin", "--inputs", "examples/pump/telemetry.csv", "--dt", "1s"]);
+    let o = twinc(&[
+        "sim",
+        "examples/pump/pump.twin",
+        "--inputs",
+        "examples/pump/telemetry.csv",
+        "--dt",
+        "1s",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = rows(&stdout(&o));
     let col = |name: &str| r[0].iter().position(|h| h == name).unwrap_or(usize::MAX);
     let (alarm, setpoint, t) = (col("overheating"), col("speed_setpoint"), col("t"));
-    let raised = r.iter().skip(1).find(|row| row[alarm] == "1").map(|row| row[t].clone());
+    let raised = r
+        .iter()
+        .skip(1)
+        .find(|row| row[alarm] == "1")
+        .map(|row| row[t].clone());
     assert_eq!(raised.as_deref(), Some("1820"));
     let last: f64 = r[r.len() - 1][setpoint].parse().unwrap_or(0.0);
     assert!((2300.0..2330.0).contains(&last), "{last}");
     let err = stderr(&o);
-    assert!(err.contains("rejected 1 sample of `current` (out of range): line 182"), "{err}");
+    assert!(
+        err.contains("rejected 1 sample of `current` (out of range): line 182"),
+        "{err}"
+    );
+}
+
+const TANK: &str = r#"twin Tank {
+    sensor inflow: L/s = 0 L/s
+    param outflow: L/s = 1 L/s
+    state volume: L = 100 L
+    der(volume) = inflow - outflow
+    alarm empty: critical when volume < 10 L
+}
+
+test "drains" for Tank {
+    run 95 s
+    expect eventually empty within 95 s
+}
+
+test "never drops below half" for Tank {
+    run 2 min
+    expect always volume > 50 L
+}
+"#;
+
+#[test]
+fn test_runner_reports_time_and_values_of_a_failure() {
+    let model = scratch("tank_tests.twin", TANK);
+    let o = twinc(&["test", model.to_str().unwrap_or("")]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("ok    drains"), "{out}");
+    assert!(out.contains("FAIL  never drops below half"), "{out}");
+    // Volume falls 1 L/s from 100 L: the first tick at or below 50 L is t = 50 s.
+    assert!(
+        out.contains("false at t = 50 s: volume = 49.99999"),
+        "{out}"
+    );
+    assert!(out.contains("expect always volume > 50 L"), "{out}");
+    assert!(out.trim_end().ends_with("1 passed, 1 failed"), "{out}");
+    let o = twinc(&["test", "--filter", "drains", model.to_str().unwrap_or("")]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("1 passed, 0 failed"), "{}", stdout(&o));
+}
+
+#[test]
+fn test_runner_names_a_missing_csv_file() {
+    let model = scratch(
+        "tank_csv.twin",
+        &format!(
+            "{TANK}\ntest \"replay\" for Tank {{\n    sensor inflow = csv(\"no_such_file.csv\", column: \"inflow\")\n    run 10 s\n    expect volume > 0 L\n}}\n"
+        ),
+    );
+    let o = twinc(&["test", "--filter", "replay", model.to_str().unwrap_or("")]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("cannot read") && out.contains("no_such_file.csv") && out.contains("inflow"),
+        "{out}"
+    );
+}
+
+#[test]
+fn example_tests_pass() {
+    let o = twinc(&["test", "examples"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains(" passed, 0 failed"), "{}", stdout(&o));
 }

@@ -89,7 +89,10 @@ pub fn generated_model(lines: usize) -> String {
 }
 
 /// Checks and lowers the only twin of `src`, with `solver` if given.
-pub fn lower_source(src: &str, solver: Option<twin_compiler::hir::Solver>) -> Result<twin_compiler::ir::Model, String> {
+pub fn lower_source(
+    src: &str,
+    solver: Option<twin_compiler::hir::Solver>,
+) -> Result<twin_compiler::ir::Model, String> {
     let mut sources = Sources::new();
     let root = sources.add("model.twin", src);
     let checked = check(&mut sources, root);
@@ -101,10 +104,19 @@ pub fn lower_source(src: &str, solver: Option<twin_compiler::hir::Solver>) -> Re
 
 /// Runs a model on the interpreter with no inputs; gives the value of
 /// `slot` at every tick up to `until` (t, value).
-pub fn run_interp(model: &twin_compiler::ir::Model, dt: f64, until: f64, output: &str) -> Vec<(f64, f64)> {
+pub fn run_interp(
+    model: &twin_compiler::ir::Model,
+    dt: f64,
+    until: f64,
+    output: &str,
+) -> Vec<(f64, f64)> {
     use twin_runtime::sim::{Interpreter, Simulation};
-    let Some(slot) = model.slot(output) else { return Vec::new() };
-    let Ok(mut sim) = Simulation::new(model, Interpreter, dt, &Vec::new(), None) else { return Vec::new() };
+    let Some(slot) = model.slot(output) else {
+        return Vec::new();
+    };
+    let Ok(mut sim) = Simulation::new(model, Interpreter, dt, &Vec::new(), None) else {
+        return Vec::new();
+    };
     let ticks = (until / dt).round() as u64;
     let mut out = Vec::new();
     for k in 0..=ticks {

@@ -23,7 +23,10 @@ fn rk4_error_shrinks_sixteen_fold_when_dt_halves() {
     let coarse = oscillator_error(Solver::Rk4, 0.02);
     let fine = oscillator_error(Solver::Rk4, 0.01);
     let ratio = coarse / fine;
-    assert!((14.0..18.0).contains(&ratio), "rk4 ratio {ratio} ({coarse:e} / {fine:e})");
+    assert!(
+        (14.0..18.0).contains(&ratio),
+        "rk4 ratio {ratio} ({coarse:e} / {fine:e})"
+    );
 }
 
 #[test]
@@ -45,7 +48,13 @@ fn stiff_exact(t: f64) -> f64 {
 
 #[test]
 fn dopri5_meets_its_tolerance_on_a_stiff_problem() {
-    let model = match lower_source(STIFF, Some(Solver::Dopri5 { rtol: 1e-9, atol: 1e-12 })) {
+    let model = match lower_source(
+        STIFF,
+        Some(Solver::Dopri5 {
+            rtol: 1e-9,
+            atol: 1e-12,
+        }),
+    ) {
         Ok(m) => m,
         Err(e) => panic!("{e}"),
     };
@@ -60,5 +69,8 @@ fn dopri5_meets_its_tolerance_on_a_stiff_problem() {
         Err(e) => panic!("{e}"),
     };
     let last = run_interp(&rk4, 0.1, 10.0, "x").last().map_or(0.0, |p| p.1);
-    assert!(!(last.abs() < 10.0), "rk4 at λ·dt = 5 should not be stable, ended at {last}");
+    assert!(
+        !(last.abs() < 10.0),
+        "rk4 at λ·dt = 5 should not be stable, ended at {last}"
+    );
 }

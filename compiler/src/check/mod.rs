@@ -13,9 +13,13 @@
 
 mod body;
 mod call;
+mod coerce;
 mod consts;
 mod expr;
+mod generics;
 mod graph;
+mod instance;
+mod names;
 mod runs;
 pub mod types;
 mod units;

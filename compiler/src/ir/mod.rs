@@ -16,10 +16,12 @@
 //! to the same IR.
 //!
 //! Slots below [`Model::persistent`] live in the instance's block (they are
-//! the instance's state and signals); slots from there on are scratch
-//! (solver stage values), which a fleet shares between its instances.
+//! the instance's state and signals); slots from there on are scratch,
+//! which a fleet shares between its instances: solver stage values, and
+//! `t`, `dt` and the tick index, which are the same for all of them.
 
 pub mod lower;
+pub mod renumber;
 
 use crate::hir::{DisplayUnit, Solver};
 
@@ -366,7 +368,9 @@ pub struct Model {
     pub init: Vec<Stmt>,
     /// Spec §6 steps 2–4 at t_k.
     pub tick: Vec<Stmt>,
-    /// Spec §6 step 5: from t_k to t_k + dt; advances `time` and `tick_index`.
+    /// Spec §6 step 5: the states from t_k to t_k + dt. It leaves `time`
+    /// at a stage's time; the driver then sets `tick_index` to k + 1 and
+    /// `time` to (k + 1)·dt (both are shared by a fleet's instances).
     pub integrate: Vec<Stmt>,
     /// Recorded columns, in declaration order.
     pub outputs: Vec<Output>,
@@ -382,6 +386,13 @@ pub struct Model {
 }
 
 impl Model {
+    /// Moves the shared clock to tick `k` (after `integrate`, before the
+    /// next `tick`): sets the tick index and `t = k·dt`.
+    pub fn set_tick(&self, scratch_or_block: &mut impl FnMut(Slot, f64), k: u64, dt: f64) {
+        scratch_or_block(self.tick_index, k as f64);
+        scratch_or_block(self.time, k as f64 * dt);
+    }
+
     /// The slot with this name.
     pub fn slot(&self, name: &str) -> Option<Slot> {
         self.slots

@@ -1,0 +1,276 @@
+//! Unit parameters: inference at each call.
+//!
+//! Takes a signature's parameter types (products of known units and unit
+//! parameters such as `U` or `U/s`) and the arguments' types; gives the
+//! unit each parameter stands for at this call, the result type, and
+//! `unit-mismatch` for arguments that do not fit.
+
+use super::Checker;
+use super::expr::error_expr;
+use super::types::{Affinity, Quantity, Ty};
+use super::units::Generic;
+use crate::diagnostic::{Diagnostic, Kind};
+use crate::hir::TExpr;
+use crate::span::Span;
+use crate::syntax::ast::{TypeExpr, UnitExpr, UnitExprKind};
+use crate::units::{Dimension, Rational, Unit};
+
+/// A parameter type split into its known part and its unit-parameter
+/// exponents.
+pub(crate) struct Split {
+    known: Unit,
+    exps: Vec<Rational>,
+    /// The type is exactly one unit parameter (`x: U`).
+    bare: Option<usize>,
+}
+
+/// `known × Π solved[i]^exps[i]` over the solved unit parameters.
+pub(crate) fn known_part(
+    known: Dimension,
+    solved: &[Option<Quantity>],
+    exps: &[Rational],
+) -> Option<Dimension> {
+    let mut dim = known;
+    for (s, e) in solved.iter().zip(exps) {
+        if let Some(s) = s {
+            dim = dim.checked_mul(&s.dim.checked_pow(*e)?)?;
+        }
+    }
+    Some(dim)
+}
+
+impl Checker {
+    /// Splits a signature type into known units and unit-parameter powers.
+    pub(crate) fn split_type(&mut self, te: &UnitExpr, generics: &[String]) -> Option<Split> {
+        let mut exps = vec![Rational::ZERO; generics.len()];
+        let known = self.split_rec(te, generics, &mut exps, Rational::ONE)?;
+        let bare = match &te.kind {
+            UnitExprKind::Name(n) => generics.iter().position(|g| g == n),
+            _ => None,
+        };
+        Some(Split { known, exps, bare })
+    }
+    pub(crate) fn split_rec(
+        &mut self,
+        u: &UnitExpr,
+        generics: &[String],
+        exps: &mut [Rational],
+        sign: Rational,
+    ) -> Option<Unit> {
+        match &u.kind {
+            UnitExprKind::Name(n) => {
+                if let Some(i) = generics.iter().position(|g| g == n) {
+                    exps[i] = exps[i].add(sign)?;
+                    return Some(Unit::DIMENSIONLESS);
+                }
+                match n.as_str() {
+                    "Real" => Some(Unit::DIMENSIONLESS),
+                    _ => self.units.lookup(n).map(|x| x.powr(sign)),
+                }
+            }
+            UnitExprKind::One => Some(Unit::DIMENSIONLESS),
+            UnitExprKind::Paren(a) => self.split_rec(a, generics, exps, sign),
+            UnitExprKind::Mul(a, b) => {
+                let a = self.split_rec(a, generics, exps, sign)?;
+                let b = self.split_rec(b, generics, exps, sign)?;
+                Some(a.mul(&b))
+            }
+            UnitExprKind::Div(a, b) => {
+                let a = self.split_rec(a, generics, exps, sign)?;
+                let b = self.split_rec(b, generics, exps, -sign)?;
+                Some(a.mul(&b))
+            }
+            UnitExprKind::Pow(a, n, d) => {
+                let r = Rational::new(*n, *d)?;
+                self.split_rec(a, generics, exps, sign.mul(r)?)
+            }
+        }
+    }
+    /// Infers unit parameters from arguments and checks every argument's
+    /// dimension. Gives the inferred quantities (None where not inferred).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn infer_and_check_args(
+        &mut self,
+        callee: &str,
+        generics: &[String],
+        param_types: &[Option<TypeExpr>],
+        param_names: &[String],
+        targs: &[Option<TExpr>],
+        g: &[Generic],
+    ) -> Vec<Option<Quantity>> {
+        let mut solved: Vec<Option<Quantity>> = vec![None; generics.len()];
+        let mut splits = Vec::new();
+        for te in param_types {
+            splits.push(
+                te.as_ref()
+                    .and_then(|te| self.split_type(&te.unit, generics)),
+            );
+        }
+        // Solve in passes: each pass may unlock parameters that mention
+        // several unit parameters.
+        for _ in 0..=generics.len() {
+            for (k, split) in splits.iter().enumerate() {
+                let (Some(split), Some(Some(arg))) = (split, targs.get(k)) else {
+                    continue;
+                };
+                let Some(q) = arg.ty.quantity() else { continue };
+                let unknown: Vec<usize> = (0..generics.len())
+                    .filter(|&i| !split.exps[i].is_zero() && solved[i].is_none())
+                    .collect();
+                if unknown.len() != 1 {
+                    continue;
+                }
+                let i = unknown[0];
+                let Some(rest) = known_part(split.known.dim, &solved, &split.exps) else {
+                    continue;
+                };
+                let Some(inv) = split.exps[i].recip() else {
+                    continue;
+                };
+                let Some(dim) = q.dim.checked_div(&rest).and_then(|d| d.checked_pow(inv)) else {
+                    continue;
+                };
+                let affinity = if split.bare == Some(i) {
+                    q.affinity
+                } else {
+                    Affinity::Neutral
+                };
+                solved[i] = Some(Quantity { dim, affinity });
+            }
+        }
+        for (k, split) in splits.iter().enumerate() {
+            let (Some(split), Some(Some(arg))) = (split, targs.get(k)) else {
+                continue;
+            };
+            if arg.ty.is_error() {
+                continue;
+            }
+            if split
+                .exps
+                .iter()
+                .enumerate()
+                .any(|(i, e)| !e.is_zero() && solved[i].is_none())
+            {
+                continue;
+            }
+            let Some(dim) = known_part(split.known.dim, &solved, &split.exps) else {
+                continue;
+            };
+            let want_affinity = match split.bare {
+                Some(i) => solved[i].map_or(Affinity::Neutral, |s| s.affinity),
+                None if split.known.is_affine() => Affinity::Point,
+                None => Affinity::Neutral,
+            };
+            let shown = param_types[k].as_ref().map(|t| t.unit.to_compact());
+            let want = if matches!(
+                param_types[k].as_ref().and_then(|t| t.unit.as_name()),
+                Some("Bool")
+            ) {
+                Ty::Bool
+            } else {
+                Ty::Real(Quantity {
+                    dim,
+                    affinity: want_affinity,
+                })
+            };
+            let what = format!("parameter `{}` of `{callee}`", param_names[k]);
+            if matches!(want, Ty::Real(_)) && !arg.ty.is_numeric()
+                || want == Ty::Bool && arg.ty != Ty::Bool
+            {
+                let (nw, ng) = (self.type_name(&want), self.type_name(&arg.ty));
+                self.error(
+                    Diagnostic::new(
+                        Kind::ArgumentMismatch,
+                        arg.span,
+                        format!("expected `{nw}`, found `{ng}`"),
+                    )
+                    .label(format!("this is `{ng}`"))
+                    .with_note(format!("{what} is `{nw}`")),
+                );
+                continue;
+            }
+            if let Ty::Real(wq) = want
+                && let Some(q) = arg.ty.quantity()
+                && wq.dim != q.dim
+            {
+                let dw = self.describe_quantity(&wq, shown.as_deref(), g);
+                let dg = self.describe_quantity(&q, None, g);
+                self.error(
+                    Diagnostic::new(
+                        Kind::UnitMismatch,
+                        arg.span,
+                        format!("expected {dw}, found {dg}"),
+                    )
+                    .label(format!("this is {dg}"))
+                    .with_note(format!("{what} is {dw}")),
+                );
+            }
+        }
+        solved
+    }
+    /// The result type of a call, given the inferred unit parameters.
+    pub(crate) fn result_type(
+        &mut self,
+        ret: Option<&TypeExpr>,
+        generics: &[String],
+        solved: &[Option<Quantity>],
+        span: Span,
+        callee: &str,
+        args_failed: bool,
+    ) -> Ty {
+        let Some(ret) = ret else { return Ty::Error };
+        match ret.unit.as_name() {
+            Some("Bool") => return Ty::Bool,
+            Some("Int") => return Ty::Int,
+            Some("Real") => return Ty::NUMBER,
+            _ => {}
+        }
+        let Some(split) = self.split_type(&ret.unit, generics) else {
+            return Ty::Error;
+        };
+        for (i, e) in split.exps.iter().enumerate() {
+            if e.is_zero() {
+                continue;
+            }
+            match solved[i] {
+                Some(_) => {}
+                // An argument that failed to check already has its error.
+                None if args_failed => return Ty::Error,
+                None => {
+                    self.error(
+                        Diagnostic::new(
+                            Kind::ArgumentMismatch,
+                            span,
+                            format!("cannot infer the unit `{}` of this `{callee}`", generics[i]),
+                        )
+                        .label("unit parameter not determined by the arguments")
+                        .with_help("pass the arguments whose types mention it"),
+                    );
+                    return Ty::Error;
+                }
+            }
+        }
+        let Some(dim) = known_part(split.known.dim, solved, &split.exps) else {
+            return self.exponent_overflow(span).ty;
+        };
+        let affinity = match split.bare {
+            Some(i) => solved[i].map_or(Affinity::Neutral, |s| s.affinity),
+            None if split.known.is_affine() => Affinity::Point,
+            None => Affinity::Neutral,
+        };
+        Ty::Real(Quantity { dim, affinity })
+    }
+    /// Reports a dimension whose exponents no longer fit (only absurd
+    /// towers of powers get there).
+    pub(crate) fn exponent_overflow(&mut self, span: Span) -> TExpr {
+        self.error(
+            Diagnostic::new(
+                Kind::InvalidUnitExponent,
+                span,
+                "the unit of this expression has exponents too large to represent",
+            )
+            .label("unit exponent overflow"),
+        );
+        error_expr(span)
+    }
+}

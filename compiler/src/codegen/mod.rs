@@ -1,0 +1,349 @@
+//! Native code for lowered models, with Cranelift.
+//!
+//! Takes a lowered [`Model`]; gives a [`CompiledModel`]: its programs
+//! [`Model::init`], [`Model::tick`] and [`Model::integrate`] compiled to
+//! machine code, each twice: once for one instance (memory laid out as
+//! [`Memory`]: slot addresses are constant offsets) and once for a fleet of
+//! `n` instances in struct-of-arrays layout (persistent slot `s` of instance
+//! `i` at `block[s * n + i]`; the loop over instances runs inside the
+//! generated code, one instance after the other, sharing the scratch slots).
+//!
+//! Invariants:
+//! - The native code computes exactly what [`crate::interp`] computes, bit
+//!   for bit (NaN payloads aside): the same IEEE operations in the same
+//!   order, no fused multiply-adds, `Min`/`Max` as IEEE 754-2019
+//!   `minimum`/`maximum` (Cranelift's `fmin`/`fmax`), and every library
+//!   function called through [`Func::apply`], the interpreter's own
+//!   definition.
+//! - Every slot a program names is checked against the model before any code
+//!   is generated, and the safe entry points check the lengths of the memory
+//!   they are given, so the generated code never reads or writes outside it.
+//! - Only this module knows Cranelift (see `ARCHITECTURE.md`).
+//!
+//! The split follows the cranelift-jit-demo: [`jit`] owns the Cranelift
+//! module and contexts, `translate` walks the IR, and this file holds the
+//! safe API.
+
+// Calling generated machine code needs `unsafe`; the workspace denies it
+// everywhere else. Each block below says why it is sound.
+#![allow(unsafe_code)]
+
+mod host;
+mod jit;
+mod translate;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use cranelift_jit::JITModule;
+
+use crate::interp::Memory;
+use crate::ir::{Expr, Model, Slot, Stmt};
+
+use jit::{Jit, Layout};
+
+/// Why a model could not be compiled to native code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodegenError {
+    /// Cranelift does not support this machine, or rejected a setting.
+    Host(String),
+    /// A program reads or writes a slot the model does not have.
+    SlotOutOfRange {
+        /// The program (`init`, `tick` or `integrate`).
+        program: &'static str,
+        /// The offending slot.
+        slot: Slot,
+        /// How many slots the model has.
+        slots: usize,
+    },
+    /// The model's layout cannot be addressed: more persistent slots than
+    /// slots, or too many slots for 32-bit offsets.
+    Layout(String),
+    /// Cranelift failed to compile or link a function.
+    Cranelift(String),
+}
+
+impl fmt::Display for CodegenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodegenError::Host(m) => write!(f, "cannot generate code for this machine: {m}"),
+            CodegenError::SlotOutOfRange {
+                program,
+                slot,
+                slots,
+            } => write!(
+                f,
+                "program `{program}` uses slot {slot}, but the model has {slots} slots"
+            ),
+            CodegenError::Layout(m) => write!(f, "cannot lay out the model's memory: {m}"),
+            CodegenError::Cranelift(m) => write!(f, "Cranelift failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for CodegenError {}
+
+/// A single-instance entry point: `(block, scratch)`.
+type SingleFn = unsafe extern "C" fn(*mut f64, *mut f64);
+/// A fleet entry point: `(block, scratch, n)`.
+type BatchFn = unsafe extern "C" fn(*mut f64, *mut f64, i64);
+
+/// The two entry points of one program.
+#[derive(Clone, Copy)]
+struct Entry {
+    /// One instance, constant offsets.
+    single: SingleFn,
+    /// `n` instances in struct-of-arrays layout.
+    batch: BatchFn,
+}
+
+/// A model's programs as native code.
+///
+/// Owns the Cranelift module holding the code: the function pointers live
+/// exactly as long as this value.
+pub struct CompiledModel {
+    /// `init`.
+    init: Entry,
+    /// `tick`.
+    tick: Entry,
+    /// `integrate`.
+    integrate: Entry,
+    /// The number of persistent slots (`Model::persistent`).
+    persistent: usize,
+    /// The number of scratch slots (`Model::scratch_len`).
+    scratch_len: usize,
+    /// How long [`CompiledModel::compile`] took.
+    compile_time: Duration,
+    /// The module owning the code; `None` only while being dropped.
+    module: Option<JITModule>,
+}
+
+// SAFETY: a shared `CompiledModel` only hands out calls of its function
+// pointers (plain machine code with no shared state: every call works on the
+// memory its caller passes) and reads of plain integers. The `JITModule`,
+// whose symbol cache uses a `RefCell`, is never touched through `&self`: only
+// `Drop` uses it, with exclusive access.
+unsafe impl Sync for CompiledModel {}
+
+impl fmt::Debug for CompiledModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledModel")
+            .field("persistent", &self.persistent)
+            .field("scratch_len", &self.scratch_len)
+            .field("compile_time", &self.compile_time)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CompiledModel {
+    /// Compiles `model`'s `init`, `tick` and `integrate` programs.
+    pub fn compile(model: &Model) -> Result<CompiledModel, CodegenError> {
+        let start = Instant::now();
+        let layout = validate(model)?;
+        let mut jit = Jit::new()?;
+        let programs = [
+            ("init", &model.init),
+            ("tick", &model.tick),
+            ("integrate", &model.integrate),
+        ];
+        let mut ids = Vec::with_capacity(programs.len());
+        for (name, stmts) in programs {
+            let t0 = Instant::now();
+            let single = jit.compile(name, stmts, layout, false)?;
+            let t1 = t0.elapsed();
+            let t0 = Instant::now();
+            let batch = jit.compile(&format!("{name}_batch"), stmts, layout, true)?;
+            eprintln!("PROBE {name} single {t1:?} batch {:?}", t0.elapsed());
+            ids.push((single, batch));
+        }
+        let module = jit.finish()?;
+        let entry = |(single, batch)| {
+            let single = module.get_finalized_function(single);
+            let batch = module.get_finalized_function(batch);
+            // SAFETY: `single` was generated by `Jit::compile` with batch =
+            // false, whose signature is `(ptr, ptr)` in the host's default
+            // calling convention (the C one), and `batch` with batch = true,
+            // `(ptr, ptr, i64)`; both are finalized (executable) and live as
+            // long as `module`, which the `CompiledModel` owns.
+            unsafe {
+                Entry {
+                    single: std::mem::transmute::<*const u8, SingleFn>(single),
+                    batch: std::mem::transmute::<*const u8, BatchFn>(batch),
+                }
+            }
+        };
+        Ok(CompiledModel {
+            init: entry(ids[0]),
+            tick: entry(ids[1]),
+            integrate: entry(ids[2]),
+            persistent: layout.persistent as usize,
+            scratch_len: layout.slots as usize - layout.persistent as usize,
+            compile_time: start.elapsed(),
+            module: Some(module),
+        })
+    }
+
+    /// Runs `init` on one instance; memory is [`Memory`] (block: slots
+    /// `0..persistent`, scratch: the rest). Does nothing if `mem` was not
+    /// made for this model (its lengths differ).
+    pub fn init(&self, mem: &mut Memory) {
+        self.run_single(self.init.single, mem);
+    }
+
+    /// Runs `tick` on one instance (see [`CompiledModel::init`]).
+    pub fn tick(&self, mem: &mut Memory) {
+        self.run_single(self.tick.single, mem);
+    }
+
+    /// Runs `integrate` on one instance (see [`CompiledModel::init`]).
+    pub fn integrate(&self, mem: &mut Memory) {
+        self.run_single(self.integrate.single, mem);
+    }
+
+    /// Runs `init` on a fleet of `n` instances in struct-of-arrays layout:
+    /// persistent slot `s` of instance `i` is `block[s * n + i]`; `scratch`
+    /// (`model.scratch_len()` long) is shared, the instances running one
+    /// after the other. Does nothing unless `block.len() == persistent * n`
+    /// and `scratch.len() == model.scratch_len()`.
+    pub fn init_batch(&self, block: &mut [f64], scratch: &mut [f64], n: usize) {
+        self.run_batch(self.init.batch, block, scratch, n);
+    }
+
+    /// Runs `tick` on a fleet (see [`CompiledModel::init_batch`]).
+    pub fn tick_batch(&self, block: &mut [f64], scratch: &mut [f64], n: usize) {
+        self.run_batch(self.tick.batch, block, scratch, n);
+    }
+
+    /// Runs `integrate` on a fleet (see [`CompiledModel::init_batch`]).
+    pub fn integrate_batch(&self, block: &mut [f64], scratch: &mut [f64], n: usize) {
+        self.run_batch(self.integrate.batch, block, scratch, n);
+    }
+
+    /// How long compiling took (validation, translation, Cranelift and
+    /// linking).
+    pub fn compile_time(&self) -> Duration {
+        self.compile_time
+    }
+
+    fn run_single(&self, f: SingleFn, mem: &mut Memory) {
+        if mem.block.len() != self.persistent || mem.scratch.len() != self.scratch_len {
+            return;
+        }
+        // SAFETY: `f` is live while `self` is. Every slot the code touches was
+        // checked in `validate` to be below `persistent + scratch_len`; the
+        // code addresses slot `s < persistent` at `block + 8s` and the others
+        // at `scratch + 8(s - persistent)`, inside the two vectors whose
+        // lengths were just checked. The vectors are borrowed mutably, so
+        // nothing else reads or writes them meanwhile. Host functions it
+        // calls cannot unwind.
+        unsafe { f(mem.block.as_mut_ptr(), mem.scratch.as_mut_ptr()) }
+    }
+
+    fn run_batch(&self, f: BatchFn, block: &mut [f64], scratch: &mut [f64], n: usize) {
+        let Ok(count) = i64::try_from(n) else {
+            return;
+        };
+        if self.persistent.checked_mul(n) != Some(block.len()) || scratch.len() != self.scratch_len
+        {
+            return;
+        }
+        // SAFETY: as in `run_single`; the code visits instances `0..n` and
+        // addresses persistent slot `s` of instance `i` at `block + 8(s*n + i)`
+        // with `s*n + i < persistent * n == block.len()` (no overflow: that
+        // product was just computed without overflow).
+        unsafe { f(block.as_mut_ptr(), scratch.as_mut_ptr(), count) }
+    }
+}
+
+impl Drop for CompiledModel {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: the code's only callers are this value's methods, which
+            // borrow it; with `&mut self` none is running, and the pointers
+            // are dropped with `self` right after.
+            unsafe { module.free_memory() }
+        }
+    }
+}
+
+/// Checks that every slot the programs name exists and that the layout is
+/// addressable with 32-bit offsets; gives the layout.
+fn validate(model: &Model) -> Result<Layout, CodegenError> {
+    let slots = model.slots.len();
+    // 8-byte slots at offsets that must fit an i32, with room to spare.
+    const MAX_SLOTS: usize = 1 << 27;
+    if slots > MAX_SLOTS {
+        return Err(CodegenError::Layout(format!(
+            "{slots} slots (at most {MAX_SLOTS})"
+        )));
+    }
+    if model.persistent as usize > slots {
+        return Err(CodegenError::Layout(format!(
+            "{} persistent slots but only {slots} slots",
+            model.persistent
+        )));
+    }
+    let programs = [
+        ("init", &model.init),
+        ("tick", &model.tick),
+        ("integrate", &model.integrate),
+    ];
+    for (program, stmts) in programs {
+        let mut bad = None;
+        visit_slots(stmts, &mut |s| {
+            if s as usize >= slots && bad.is_none() {
+                bad = Some(s);
+            }
+        });
+        if let Some(slot) = bad {
+            return Err(CodegenError::SlotOutOfRange {
+                program,
+                slot,
+                slots,
+            });
+        }
+    }
+    Ok(Layout {
+        persistent: model.persistent,
+        slots: slots as u32,
+    })
+}
+
+/// Calls `f` on every slot the statements load or store, without recursion
+/// on expressions (models can have very deep ones).
+fn visit_slots(stmts: &[Stmt], f: &mut impl FnMut(Slot)) {
+    let mut exprs: Vec<&Expr> = Vec::new();
+    for s in stmts {
+        match s {
+            Stmt::Store(slot, e) => {
+                f(*slot);
+                exprs.push(e);
+            }
+            Stmt::If(c, then, otherwise) => {
+                exprs.push(c);
+                visit_slots(then, f);
+                visit_slots(otherwise, f);
+            }
+            Stmt::While(c, body) => {
+                exprs.push(c);
+                visit_slots(body, f);
+            }
+        }
+        while let Some(e) = exprs.pop() {
+            match e {
+                Expr::Const(_) => {}
+                Expr::Load(slot) => f(*slot),
+                Expr::Unary(_, x) => exprs.push(x),
+                Expr::Binary(_, a, b) => exprs.extend([&**a, &**b]),
+                Expr::Call(func, args) => {
+                    // Only the arguments the function takes are evaluated.
+                    exprs.extend(args.iter().take(func.arity()));
+                }
+                Expr::Select(c, a, b) => exprs.extend([&**c, &**a, &**b]),
+            }
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! Unit tests of the JIT: each node kind against the interpreter on edge
+//! values, the layout checks, and the guards of the safe entry points.
+
+use super::{CodegenError, CompiledModel};
+use crate::hir::Solver;
+use crate::interp::{self, Memory};
+use crate::ir::{BinOp, Expr, Func, Model, SlotInfo, SlotKind, Stmt, UnOp};
+
+/// A model with `slots` slots, the first `persistent` of them persistent,
+/// whose `tick` is `tick`.
+fn model(slots: u32, persistent: u32, tick: Vec<Stmt>) -> Model {
+    Model {
+        name: "t".to_string(),
+        slots: (0..slots)
+            .map(|i| SlotInfo {
+                name: format!("s{i}"),
+                kind: if i < persistent {
+                    SlotKind::Var
+                } else {
+                    SlotKind::Scratch
+                },
+            })
+            .collect(),
+        persistent,
+        time: 0,
+        dt: 0,
+        tick_index: 0,
+        step: 1.0,
+        solver: Solver::Euler,
+        states: Vec::new(),
+        init_sensors: Vec::new(),
+        init: Vec::new(),
+        tick,
+        integrate: Vec::new(),
+        outputs: Vec::new(),
+        sensors: Vec::new(),
+        params: Vec::new(),
+        alarms: Vec::new(),
+        actuators: Vec::new(),
+    }
+}
+
+const EDGES: [f64; 12] = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    -2.5,
+    1e308,
+    5e-324,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    3.0,
+];
+
+fn same(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits()
+}
+
+/// Runs `tick` in both engines from `values` in slots 0.. and checks every
+/// slot agrees.
+fn agree(m: &Model, compiled: &CompiledModel, values: &[f64]) {
+    let mut want = Memory::new(m);
+    for (i, v) in values.iter().enumerate() {
+        want.set(i as u32, *v);
+    }
+    let mut got = want.clone();
+    interp::exec(&m.tick, &mut want);
+    compiled.tick(&mut got);
+    for s in 0..m.slots.len() as u32 {
+        let (w, g) = (want.get(s), got.get(s));
+        assert!(
+            same(w, g),
+            "slot {s}: interp {w:?} jit {g:?} from {values:?}"
+        );
+    }
+}
+
+const BINOPS: [BinOp; 14] = [
+    BinOp::Add,
+    BinOp::Sub,
+    BinOp::Mul,
+    BinOp::Div,
+    BinOp::Lt,
+    BinOp::Le,
+    BinOp::Gt,
+    BinOp::Ge,
+    BinOp::Eq,
+    BinOp::Ne,
+    BinOp::And,
+    BinOp::Or,
+    BinOp::Min,
+    BinOp::Max,
+];
+
+#[test]
+fn binary_ops_match_the_interpreter_on_edge_values() {
+    // Slots 0 and 1 are the operands (one persistent, one scratch); the
+    // results go to persistent and scratch slots alike.
+    let n = BINOPS.len() as u32;
+    let tick = BINOPS
+        .iter()
+        .enumerate()
+        .map(|(k, op)| {
+            Stmt::Store(
+                2 + k as u32,
+                Expr::bin(*op, Expr::Load(0), Expr::Load(n + 2)),
+            )
+        })
+        .collect();
+    let m = model(n + 3, n / 2, tick);
+    let compiled = CompiledModel::compile(&m).expect("compiles");
+    for a in EDGES {
+        for b in EDGES {
+            let mut values = vec![0.0; n as usize + 3];
+            values[0] = a;
+            values[n as usize + 2] = b;
+            agree(&m, &compiled, &values);
+        }
+    }
+}
+
+#[test]
+fn unary_ops_and_functions_match_the_interpreter_on_edge_values() {
+    let funcs = [
+        Func::Sqrt,
+        Func::Abs,
+        Func::Floor,
+        Func::Ceil,
+        Func::Exp,
+        Func::Log,
+        Func::Sin,
+        Func::Cos,
+        Func::Tan,
+        Func::Atan2,
+        Func::Pow,
+    ];
+    let mut tick = vec![
+        Stmt::Store(2, Expr::Unary(UnOp::Neg, Box::new(Expr::Load(0)))),
+        Stmt::Store(3, Expr::Unary(UnOp::Not, Box::new(Expr::Load(0)))),
+    ];
+    for (k, f) in funcs.iter().enumerate() {
+        tick.push(Stmt::Store(
+            4 + k as u32,
+            Expr::Call(*f, vec![Expr::Load(0), Expr::Load(1)]),
+        ));
+    }
+    let m = model(4 + funcs.len() as u32, 3, tick);
+    let compiled = CompiledModel::compile(&m).expect("compiles");
+    for a in EDGES {
+        for b in EDGES {
+            let mut values = vec![0.0; m.slots.len()];
+            values[0] = a;
+            values[1] = b;
+            agree(&m, &compiled, &values);
+        }
+    }
+}
+
+#[test]
+fn missing_and_extra_call_arguments_match_the_interpreter() {
+    let tick = vec![
+        Stmt::Store(1, Expr::Call(Func::Sqrt, vec![])),
+        Stmt::Store(2, Expr::Call(Func::Pow, vec![Expr::Load(0)])),
+        Stmt::Store(3, Expr::Call(Func::Atan2, vec![])),
+        Stmt::Store(
+            4,
+            Expr::Call(
+                Func::Exp,
+                vec![Expr::Load(0), Expr::Load(0), Expr::Const(7.0)],
+            ),
+        ),
+        // An extra argument is not evaluated: even a slot that does not
+        // exist is fine, as in the interpreter.
+        Stmt::Store(
+            5,
+            Expr::Call(Func::Abs, vec![Expr::Load(0), Expr::Load(999)]),
+        ),
+    ];
+    let m = model(6, 6, tick);
+    let compiled = CompiledModel::compile(&m).expect("compiles");
+    for a in EDGES {
+        agree(&m, &compiled, &[a]);
+    }
+}
+
+#[test]
+fn select_if_and_while_match_the_interpreter() {
+    // s1 = select(s0, 10, 20); if s0 { s2 = 1 } else { s2 = 2 };
+    // s3 = 0; while s3 < 5 { s3 = s3 + 1; if s3 == 3 { s4 = s4 + 100 } }
+    let tick = vec![
+        Stmt::Store(
+            1,
+            Expr::select(Expr::Load(0), Expr::Const(10.0), Expr::Const(20.0)),
+        ),
+        Stmt::If(
+            Expr::Load(0),
+            vec![Stmt::Store(2, Expr::Const(1.0))],
+            vec![Stmt::Store(2, Expr::Const(2.0))],
+        ),
+        Stmt::Store(3, Expr::Const(0.0)),
+        Stmt::While(
+            Expr::bin(BinOp::Lt, Expr::Load(3), Expr::Const(5.0)),
+            vec![
+                Stmt::Store(3, Expr::bin(BinOp::Add, Expr::Load(3), Expr::Const(1.0))),
+                Stmt::If(
+                    Expr::bin(BinOp::Eq, Expr::Load(3), Expr::Const(3.0)),
+                    vec![Stmt::Store(
+                        4,
+                        Expr::bin(BinOp::Add, Expr::Load(4), Expr::Const(100.0)),
+                    )],
+                    vec![],
+                ),
+            ],
+        ),
+    ];
+    let m = model(5, 2, tick);
+    let compiled = CompiledModel::compile(&m).expect("compiles");
+    for a in EDGES {
+        agree(&m, &compiled, &[a]);
+    }
+}
+
+#[test]
+fn deep_expressions_compile_without_recursion() {
+    let mut e = Expr::Load(0);
+    for k in 0..30_000 {
+        e = Expr::bin(BinOp::Add, e, Expr::Const(f64::from(k % 7)));
+    }
+    let m = model(2, 2, vec![Stmt::Store(1, e)]);
+    let compiled = CompiledModel::compile(&m).expect("compiles");
+    let mut mem = Memory::new(&m);
+    compiled.tick(&mut mem);
+    let expected: f64 = (0..30_000).map(|k| f64::from(k % 7)).sum();
+    assert_eq!(mem.get(1), expected);
+    // Dropping a deep tree recurses; leak it rather than overflow the test
+    // thread's stack.
+    std::mem::forget(m);
+}
+
+#[test]
+fn slots_outside_the_model_are_rejected() {
+    let m = model(2, 1, vec![Stmt::Store(0, Expr::Load(2))]);
+    assert_eq!(
+        CompiledModel::compile(&m).err(),
+        Some(CodegenError::SlotOutOfRange {
+            program: "tick",
+            slot: 2,
+            slots: 2
+        })
+    );
+    let m = model(2, 1, vec![Stmt::Store(5, Expr::Const(1.0))]);
+    assert!(matches!(
+        CompiledModel::compile(&m),
+        Err(CodegenError::SlotOutOfRange { slot: 5, .. })
+    ));
+    let mut m = model(2, 1, vec![]);
+    m.persistent = 3;
+    let err = CompiledModel::compile(&m).err().map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("cannot lay out the model's memory: 3 persistent slots but only 2 slots")
+    );
+}
+
+#[test]
+fn memory_of_the_wrong_shape_is_left_alone() {
+    let m = model(3, 2, vec![Stmt::Store(0, Expr::Const(1.0))]);
+    let compiled = CompiledModel::compile(&m).expect("compiles");
+    let other = model(4, 2, vec![]);
+    let mut mem = Memory::new(&other);
+    compiled.tick(&mut mem);
+    assert_eq!(mem.block, vec![0.0, 0.0]);
+    let mut block = vec![0.0; 5];
+    let mut scratch = vec![0.0; 1];
+    compiled.tick_batch(&mut block, &mut scratch, 3);
+    assert!(block.iter().all(|&x| x == 0.0));
+    compiled.tick_batch(&mut block, &mut [], 2);
+    assert!(block.iter().all(|&x| x == 0.0));
+    compiled.tick_batch(&mut [], &mut scratch, usize::MAX);
+    compiled.tick_batch(&mut block[..4], &mut scratch, 2);
+    assert_eq!(block, vec![1.0, 1.0, 0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn batch_runs_each_instance_in_struct_of_arrays_layout() {
+    // s0 += s1 * 2 through scratch slot 2.
+    let tick = vec![
+        Stmt::Store(2, Expr::bin(BinOp::Mul, Expr::Load(1), Expr::Const(2.0))),
+        Stmt::Store(0, Expr::bin(BinOp::Add, Expr::Load(0), Expr::Load(2))),
+    ];
+    let m = model(3, 2, tick);
+    let compiled = CompiledModel::compile(&m).expect("compiles");
+    let n = 4;
+    // Slot 0 of instances 0..4, then slot 1 of instances 0..4.
+    let mut block = vec![0.0, 1.0, 2.0, 3.0, 10.0, 20.0, 30.0, 40.0];
+    let mut scratch = vec![0.0];
+    compiled.tick_batch(&mut block, &mut scratch, n);
+    assert_eq!(block, vec![20.0, 41.0, 62.0, 83.0, 10.0, 20.0, 30.0, 40.0]);
+    assert_eq!(scratch, vec![80.0]);
+}

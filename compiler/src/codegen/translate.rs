@@ -1,0 +1,567 @@
+//! The translator: IR statements to Cranelift IR.
+//!
+//! Takes a program ([`Stmt`]s), a [`FunctionBuilder`] for a function of
+//! some [`Shape`], and the model's [`Layout`]; gives the function's body.
+//! Each IR node becomes the Cranelift instruction computing the same IEEE
+//! operation as the interpreter (`interp::eval`): operands are evaluated
+//! left to right, both sides of `Select`, `And` and `Or` are evaluated,
+//! booleans are 0.0/1.0, and a value is true when it is `!= 0.0` (so NaN is
+//! true).
+//!
+//! Translation is linear in the size of the program: every expression node
+//! is visited once, by an explicit work stack rather than recursion (models
+//! can have very deep expressions), and every `If`/`While` adds a fixed
+//! number of blocks. Slots are never cached in registers across statements:
+//! each `Load` reads memory and each `Store` writes it, and Cranelift's own
+//! alias analysis removes what is redundant.
+//!
+//! Cranelift's register allocator is not linear in the size of a function,
+//! so a statement list larger than [`CHUNK`] is cut into runs of
+//! consecutive statements, each compiled as a function of its own
+//! ([`Chunk`]) that the list calls in order. Memory is the only state
+//! between statements, so this changes nothing but compile time.
+
+use cranelift::codegen::ir::{BlockArg, FuncRef, MemFlagsData, StackSlot};
+use cranelift::prelude::{
+    FloatCC, FunctionBuilder, InstBuilder, IntCC, StackSlotData, StackSlotKind, Value, types,
+};
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId, Module};
+
+use super::CodegenError;
+use super::host::host_index;
+use super::jit::{Layout, signature};
+use crate::ir::{BinOp, Expr, Func, Slot, Stmt, UnOp};
+
+/// The size (statements plus expression nodes) above which a statement
+/// list is cut into separately compiled chunks. Chunks of this size
+/// compile in a few milliseconds; a call between them costs nanoseconds.
+const CHUNK: usize = 4096;
+
+/// What a generated function takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Shape {
+    /// `fn(block, scratch)`: one instance, constant offsets.
+    Single,
+    /// `fn(block, scratch, n)`: instances `0..n` in struct-of-arrays
+    /// layout, one after the other.
+    Fleet,
+    /// `fn(base, scratch, stride)`: one instance of a fleet, persistent
+    /// slot `s` at `base + s * stride` (a chunk of a [`Shape::Fleet`]).
+    FleetChunk,
+}
+
+impl Shape {
+    /// The shape of the chunks a function of this shape calls.
+    fn chunk(self) -> Shape {
+        match self {
+            Shape::Single => Shape::Single,
+            Shape::Fleet | Shape::FleetChunk => Shape::FleetChunk,
+        }
+    }
+}
+
+/// A run of statements to compile as a function of its own, after the
+/// function that calls it.
+pub(super) struct Chunk<'s> {
+    /// Its declaration.
+    pub(super) id: FuncId,
+    /// Its shape.
+    pub(super) shape: Shape,
+    /// Its statements.
+    pub(super) stmts: &'s [Stmt],
+}
+
+/// What a translation needs besides the function being built.
+pub(super) struct Env<'m, 's> {
+    /// The imported host functions, in the order of `host::HOST_FUNCS`.
+    pub(super) host: Vec<FuncRef>,
+    /// Which slots are persistent.
+    pub(super) layout: Layout,
+    /// The module, to declare chunks in.
+    pub(super) module: &'m mut JITModule,
+    /// Chunks declared and still to compile.
+    pub(super) pending: &'m mut Vec<Chunk<'s>>,
+}
+
+/// How a slot's address is formed.
+#[derive(Clone, Copy)]
+enum Addressing {
+    /// One instance: persistent slot `s` at `block + 8s`.
+    Single {
+        /// The instance block.
+        block: Value,
+        /// The scratch slots.
+        scratch: Value,
+    },
+    /// One instance of a fleet: persistent slot `s` at `base + s * stride`
+    /// (`base = block + 8i` and `stride = 8n` for instance `i` of `n`).
+    ///
+    /// The stride is kept in a stack slot and reloaded for each access
+    /// rather than kept in a register. Were it an SSA value, every
+    /// `s * stride` would be loop-invariant: Cranelift would hoist them
+    /// all out of the instance loop and keep one register per slot live
+    /// through the whole body, and register allocation would turn
+    /// quadratic (10× slower than the single-instance function on a
+    /// 3,000-line model). A reload is a load from L1 after each store;
+    /// between stores Cranelift merges them.
+    Fleet {
+        /// `block + 8i`.
+        base: Value,
+        /// The stack slot holding `8n`.
+        stride: StackSlot,
+        /// The scratch slots.
+        scratch: Value,
+    },
+}
+
+/// A pending step of an expression's evaluation.
+enum Work<'e> {
+    /// Evaluate this node: push its operands' work, or its value for leaves.
+    Eval(&'e Expr),
+    /// Its operands are on the value stack: combine them.
+    Apply(&'e Expr),
+}
+
+/// Constants every function uses, defined in its entry block so they
+/// dominate every use.
+#[derive(Clone, Copy)]
+struct Constants {
+    /// `0.0`.
+    zero: Value,
+    /// `1.0`.
+    one: Value,
+    /// NaN: the value of a missing call argument, as in the interpreter.
+    nan: Value,
+}
+
+impl Constants {
+    /// Defines them in the current block.
+    fn new(builder: &mut FunctionBuilder<'_>) -> Self {
+        Constants {
+            zero: builder.ins().f64const(0.0),
+            one: builder.ins().f64const(1.0),
+            nan: builder.ins().f64const(f64::NAN),
+        }
+    }
+}
+
+/// Emits the body of a function of shape `shape` running `stmts`, and
+/// finalizes it. Chunks it calls are declared in `env.module` and pushed
+/// on `env.pending`.
+pub(super) fn translate<'s>(
+    mut builder: FunctionBuilder<'_>,
+    env: Env<'_, 's>,
+    shape: Shape,
+    stmts: &'s [Stmt],
+) -> Result<(), CodegenError> {
+    let entry = builder.create_block();
+    builder.append_block_params_for_function_params(entry);
+    builder.switch_to_block(entry);
+    let params = builder.block_params(entry).to_vec();
+    let (Some(&first), Some(&scratch)) = (params.first(), params.get(1)) else {
+        return Err(CodegenError::Cranelift("a function lacks its parameters".into()));
+    };
+    let constants = Constants::new(&mut builder);
+    let mut t = Translator {
+        builder,
+        env,
+        chunk_shape: shape.chunk(),
+        addr: Addressing::Single {
+            block: first,
+            scratch,
+        },
+        zero: constants.zero,
+        one: constants.one,
+        nan: constants.nan,
+        error: None,
+    };
+    match (shape, params.get(2)) {
+        (Shape::Single, _) => t.block(stmts),
+        (Shape::FleetChunk, Some(&stride)) => {
+            let stride = t.stride_slot(stride);
+            t.addr = Addressing::Fleet {
+                base: first,
+                stride,
+                scratch,
+            };
+            t.block(stmts);
+        }
+        (Shape::Fleet, Some(&n)) => t.fleet(first, scratch, n, stmts),
+        _ => return Err(CodegenError::Cranelift("a fleet function lacks `n`".into())),
+    }
+    t.builder.ins().return_(&[]);
+    t.builder.seal_all_blocks();
+    let config = t.env.module.target_config();
+    t.builder.finalize(config);
+    t.error.map_or(Ok(()), Err)
+}
+
+/// Walks one program and emits its function.
+struct Translator<'a, 'm, 's> {
+    /// The function being built.
+    builder: FunctionBuilder<'a>,
+    /// Host functions, layout, and where chunks go.
+    env: Env<'m, 's>,
+    /// The shape of the chunks this function calls.
+    chunk_shape: Shape,
+    /// How slot addresses are formed.
+    addr: Addressing,
+    /// `0.0`.
+    zero: Value,
+    /// `1.0`.
+    one: Value,
+    /// NaN: the value of a missing call argument, as in the interpreter.
+    nan: Value,
+    /// The first error declaring a chunk, if any.
+    error: Option<CodegenError>,
+}
+
+impl<'s> Translator<'_, '_, 's> {
+    /// A stack slot holding `stride`.
+    fn stride_slot(&mut self, stride: Value) -> StackSlot {
+        let data = StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3);
+        let slot = self.builder.create_sized_stack_slot(data);
+        let at = self.builder.ins().stack_addr(types::I64, slot, 0);
+        self.builder
+            .ins()
+            .store(MemFlagsData::trusted(), stride, at, 0);
+        slot
+    }
+
+    /// Reloads the stride (see [`Addressing::Fleet`]).
+    fn stride(&mut self, slot: StackSlot) -> Value {
+        let at = self.builder.ins().stack_addr(types::I64, slot, 0);
+        self.builder
+            .ins()
+            .load(types::I64, MemFlagsData::trusted(), at, 0)
+    }
+
+    /// The loop over instances `0..n`, each running `stmts` with its base
+    /// at `block + 8i`.
+    fn fleet(&mut self, block: Value, scratch: Value, n: Value, stmts: &'s [Stmt]) {
+        let b = &mut self.builder;
+        let header = b.create_block();
+        let body = b.create_block();
+        let exit = b.create_block();
+        let stride_value = b.ins().ishl_imm_u(n, 3);
+        let first = b.ins().iconst(types::I64, 0);
+        b.ins().jump(header, &[BlockArg::Value(first)]);
+
+        b.switch_to_block(header);
+        let i = b.append_block_param(header, types::I64);
+        let more = b.ins().icmp(IntCC::SignedLessThan, i, n);
+        b.ins().brif(more, body, &[], exit, &[]);
+
+        b.switch_to_block(body);
+        let offset = b.ins().ishl_imm_u(i, 3);
+        let base = b.ins().iadd(block, offset);
+        let stride = self.stride_slot(stride_value);
+        self.addr = Addressing::Fleet {
+            base,
+            stride,
+            scratch,
+        };
+        self.block(stmts);
+        let next = self.builder.ins().iadd_imm_u(i, 1);
+        self.builder
+            .ins()
+            .jump(header, &[BlockArg::Value(next)]);
+        self.builder.switch_to_block(exit);
+    }
+
+    /// Emits statements in order, leaving the builder in the block where
+    /// control continues after them. A list larger than [`CHUNK`] becomes
+    /// calls of chunks, except for statements that are larger on their own
+    /// (a big loop), which are emitted here and chunk their bodies.
+    fn block(&mut self, stmts: &'s [Stmt]) {
+        let sizes: Vec<usize> = stmts.iter().map(stmt_size).collect();
+        if sizes.iter().sum::<usize>() <= CHUNK {
+            stmts.iter().for_each(|s| self.stmt(s));
+            return;
+        }
+        let (mut start, mut run) = (0, 0);
+        for (k, &size) in sizes.iter().enumerate() {
+            if size > CHUNK {
+                self.run(&stmts[start..k], run);
+                self.stmt(&stmts[k]);
+                (start, run) = (k + 1, 0);
+                continue;
+            }
+            if run + size > CHUNK {
+                self.run(&stmts[start..k], run);
+                (start, run) = (k, 0);
+            }
+            run += size;
+        }
+        self.run(&stmts[start..], run);
+    }
+
+    /// Emits a run of statements of total size `size`: inline when small,
+    /// else as a call of a chunk.
+    fn run(&mut self, stmts: &'s [Stmt], size: usize) {
+        if size < CHUNK / 4 {
+            stmts.iter().for_each(|s| self.stmt(s));
+        } else {
+            self.call_chunk(stmts);
+        }
+    }
+
+    /// Declares a chunk running `stmts` and calls it.
+    fn call_chunk(&mut self, stmts: &'s [Stmt]) {
+        let shape = self.chunk_shape;
+        let sig = signature(self.env.module, shape);
+        let id = match self.env.module.declare_anonymous_function(&sig) {
+            Ok(id) => id,
+            Err(e) => {
+                self.error
+                    .get_or_insert(CodegenError::Cranelift(e.to_string()));
+                return;
+            }
+        };
+        let callee = self.env.module.declare_func_in_func(id, self.builder.func);
+        self.env.pending.push(Chunk { id, shape, stmts });
+        match self.addr {
+            Addressing::Single { block, scratch } => {
+                self.builder.ins().call(callee, &[block, scratch]);
+            }
+            Addressing::Fleet {
+                base,
+                stride,
+                scratch,
+            } => {
+                let stride = self.stride(stride);
+                self.builder.ins().call(callee, &[base, scratch, stride]);
+            }
+        }
+    }
+
+    fn stmt(&mut self, s: &'s Stmt) {
+        match s {
+            Stmt::Store(slot, e) => {
+                let v = self.expr(e);
+                self.store(*slot, v);
+            }
+            Stmt::If(c, then, otherwise) => self.if_(c, then, otherwise),
+            Stmt::While(c, body) => self.while_(c, body),
+        }
+    }
+
+    fn if_(&mut self, c: &Expr, then: &'s [Stmt], otherwise: &'s [Stmt]) {
+        let c = self.expr(c);
+        let cond = self.truthy(c);
+        let then_block = self.builder.create_block();
+        let merge = self.builder.create_block();
+        if otherwise.is_empty() {
+            self.builder.ins().brif(cond, then_block, &[], merge, &[]);
+        } else {
+            let else_block = self.builder.create_block();
+            self.builder
+                .ins()
+                .brif(cond, then_block, &[], else_block, &[]);
+            self.builder.switch_to_block(else_block);
+            self.block(otherwise);
+            self.builder.ins().jump(merge, &[]);
+        }
+        self.builder.switch_to_block(then_block);
+        self.block(then);
+        self.builder.ins().jump(merge, &[]);
+        self.builder.switch_to_block(merge);
+    }
+
+    fn while_(&mut self, c: &Expr, body: &'s [Stmt]) {
+        let header = self.builder.create_block();
+        let body_block = self.builder.create_block();
+        let exit = self.builder.create_block();
+        self.builder.ins().jump(header, &[]);
+        self.builder.switch_to_block(header);
+        let c = self.expr(c);
+        let cond = self.truthy(c);
+        self.builder.ins().brif(cond, body_block, &[], exit, &[]);
+        self.builder.switch_to_block(body_block);
+        self.block(body);
+        self.builder.ins().jump(header, &[]);
+        self.builder.switch_to_block(exit);
+    }
+
+    /// Emits an expression; gives its value.
+    fn expr(&mut self, root: &Expr) -> Value {
+        let mut work = vec![Work::Eval(root)];
+        let mut values: Vec<Value> = Vec::new();
+        while let Some(w) = work.pop() {
+            match w {
+                Work::Eval(e) => match e {
+                    Expr::Const(c) => values.push(self.builder.ins().f64const(*c)),
+                    Expr::Load(s) => values.push(self.load(*s)),
+                    Expr::Unary(_, x) => work.extend([Work::Apply(e), Work::Eval(x)]),
+                    Expr::Binary(_, a, b) => {
+                        work.extend([Work::Apply(e), Work::Eval(b), Work::Eval(a)]);
+                    }
+                    Expr::Call(f, args) => {
+                        work.push(Work::Apply(e));
+                        let used = args.iter().take(f.arity());
+                        work.extend(used.rev().map(Work::Eval));
+                    }
+                    Expr::Select(c, a, b) => {
+                        work.extend([Work::Apply(e), Work::Eval(b), Work::Eval(a), Work::Eval(c)]);
+                    }
+                },
+                Work::Apply(e) => {
+                    let v = self.apply(e, &mut values);
+                    values.push(v);
+                }
+            }
+        }
+        values.pop().unwrap_or(self.nan)
+    }
+
+    /// Combines the operands of `e`, on top of `values`, into its value.
+    fn apply(&mut self, e: &Expr, values: &mut Vec<Value>) -> Value {
+        // The work stack guarantees the operands are there; the fallback
+        // only keeps this free of panics.
+        let nan = self.nan;
+        let mut pop = || values.pop().unwrap_or(nan);
+        match e {
+            Expr::Const(c) => self.builder.ins().f64const(*c),
+            Expr::Load(s) => self.load(*s),
+            Expr::Unary(op, _) => {
+                let x = pop();
+                self.unary(*op, x)
+            }
+            Expr::Binary(op, _, _) => {
+                let b = pop();
+                let a = pop();
+                self.binary(*op, a, b)
+            }
+            Expr::Call(f, args) => {
+                let given = args.len().min(f.arity());
+                let mut xs = [nan; 2];
+                for k in (0..given).rev() {
+                    xs[k] = pop();
+                }
+                self.call(*f, xs[0], xs[1])
+            }
+            Expr::Select(_, _, _) => {
+                let b = pop();
+                let a = pop();
+                let c = pop();
+                let cond = self.truthy(c);
+                self.builder.ins().select(cond, a, b)
+            }
+        }
+    }
+
+    fn unary(&mut self, op: UnOp, x: Value) -> Value {
+        match op {
+            UnOp::Neg => self.builder.ins().fneg(x),
+            UnOp::Not => {
+                let z = self.builder.ins().fcmp(FloatCC::Equal, x, self.zero);
+                self.from_bool(z)
+            }
+        }
+    }
+
+    fn binary(&mut self, op: BinOp, a: Value, b: Value) -> Value {
+        let cc = match op {
+            BinOp::Add => return self.builder.ins().fadd(a, b),
+            BinOp::Sub => return self.builder.ins().fsub(a, b),
+            BinOp::Mul => return self.builder.ins().fmul(a, b),
+            BinOp::Div => return self.builder.ins().fdiv(a, b),
+            BinOp::Min => return self.builder.ins().fmin(a, b),
+            BinOp::Max => return self.builder.ins().fmax(a, b),
+            BinOp::And | BinOp::Or => {
+                let a = self.truthy(a);
+                let b = self.truthy(b);
+                let flag = if op == BinOp::And {
+                    self.builder.ins().band(a, b)
+                } else {
+                    self.builder.ins().bor(a, b)
+                };
+                return self.from_bool(flag);
+            }
+            // Ordered comparisons: false when either side is NaN, like
+            // Rust's `<`, `<=`, `>`, `>=`, `==`.
+            BinOp::Lt => FloatCC::LessThan,
+            BinOp::Le => FloatCC::LessThanOrEqual,
+            BinOp::Gt => FloatCC::GreaterThan,
+            BinOp::Ge => FloatCC::GreaterThanOrEqual,
+            BinOp::Eq => FloatCC::Equal,
+            // Unordered or not equal: true when either side is NaN, like
+            // Rust's `!=`.
+            BinOp::Ne => FloatCC::NotEqual,
+        };
+        let flag = self.builder.ins().fcmp(cc, a, b);
+        self.from_bool(flag)
+    }
+
+    /// `f(a)` or `f(a, b)`: an instruction for `Sqrt` and `Abs`, a call of
+    /// the host wrapper for the others.
+    fn call(&mut self, f: Func, a: Value, b: Value) -> Value {
+        match f {
+            Func::Sqrt => return self.builder.ins().sqrt(a),
+            Func::Abs => return self.builder.ins().fabs(a),
+            _ => {}
+        }
+        let Some(callee) = host_index(f).and_then(|k| self.env.host.get(k).copied()) else {
+            // Every other function has a wrapper; keep this panic-free.
+            return self.nan;
+        };
+        let inst = if f.arity() == 2 {
+            self.builder.ins().call(callee, &[a, b])
+        } else {
+            self.builder.ins().call(callee, &[a])
+        };
+        self.builder
+            .inst_results(inst)
+            .first()
+            .copied()
+            .unwrap_or(self.nan)
+    }
+
+    /// `x != 0.0` (unordered or not equal: NaN is true) as an `i8` flag.
+    fn truthy(&mut self, x: Value) -> Value {
+        self.builder.ins().fcmp(FloatCC::NotEqual, x, self.zero)
+    }
+
+    /// An `i8` flag as 1.0 or 0.0.
+    fn from_bool(&mut self, flag: Value) -> Value {
+        self.builder.ins().select(flag, self.one, self.zero)
+    }
+
+    /// The base pointer and constant offset of `slot`.
+    fn address(&mut self, slot: Slot) -> (Value, i32) {
+        // `validate` caps slots at 2^27, so every offset fits an i32.
+        let byte_offset = |s: Slot| i32::try_from(u64::from(s) * 8).unwrap_or(i32::MAX);
+        if slot >= self.persistent {
+            let scratch = match self.addr {
+                Addressing::Single { scratch, .. } | Addressing::Batch { scratch, .. } => scratch,
+            };
+            return (scratch, byte_offset(slot - self.persistent));
+        }
+        match self.addr {
+            Addressing::Single { block, .. } => (block, byte_offset(slot)),
+            Addressing::Batch { base, .. } if slot == 0 => (base, 0),
+            Addressing::Batch { base, stride, .. } => {
+                let ins = self.builder.ins();
+                let at = ins.stack_addr(types::I64, stride, 0);
+                let stride = self.builder.ins().load(types::I64, MemFlagsData::trusted(), at, 0);
+                let row = self.builder.ins().imul_imm_u(stride, i64::from(slot));
+                (self.builder.ins().iadd(base, row), 0)
+            }
+        }
+    }
+
+    fn load(&mut self, slot: Slot) -> Value {
+        let (base, offset) = self.address(slot);
+        self.builder
+            .ins()
+            .load(types::F64, MemFlagsData::trusted(), base, offset)
+    }
+
+    fn store(&mut self, slot: Slot, v: Value) {
+        let (base, offset) = self.address(slot);
+        self.builder
+            .ins()
+            .store(MemFlagsData::trusted(), v, base, offset);
+    }
+}

@@ -1,0 +1,261 @@
+//! The tick plan: ordering the computed values and writing the programs.
+//!
+//! Takes every node, alarm, actuator, handler and derivative of the inlined
+//! twin; gives the model's `init`, `tick` and `integrate` programs in the
+//! order of the language's time semantics: lets in dependency order,
+//! alarms, `on`/`every` handlers (then lets again), actuators, `prev`
+//! memories; then the solver's stages, recomputing only the lets that move
+//! with the states.
+
+use super::solver::{EULER, RK4};
+use super::{
+    LowerError, Lowerer, Result, actuator_update, alarm_update, bin, c, clamp_expr, load, reads,
+};
+use crate::hir::{Body, Handler, MemberId, MemberKind, Solver};
+use crate::ir::{BinOp, Expr, Func, Model, Slot, SlotKind, Stmt, UnOp};
+
+impl<'p> Lowerer<'p> {
+    /// Puts nodes in dependency order: gives the node indices.
+    pub(super) fn order(&self, wanted: &[usize]) -> Result<Vec<usize>> {
+        let mut mark = vec![0u8; self.nodes.len()];
+        let mut out = Vec::new();
+        for &root in wanted {
+            if mark[root] != 0 {
+                continue;
+            }
+            let mut stack = vec![(root, false)];
+            while let Some((n, expanded)) = stack.pop() {
+                if expanded {
+                    mark[n] = 2;
+                    out.push(n);
+                    continue;
+                }
+                if mark[n] == 2 {
+                    continue;
+                }
+                if mark[n] == 1 {
+                    return Err(LowerError(format!(
+                        "`{}` depends on itself",
+                        self.slots[self.nodes[n].slot as usize].name
+                    )));
+                }
+                mark[n] = 1;
+                stack.push((n, true));
+                let mut deps = Vec::new();
+                reads(&self.nodes[n].expr, &mut deps);
+                for d in deps {
+                    if let Some(&dn) = self.node_of.get(&d) {
+                        match mark[dn] {
+                            0 => stack.push((dn, false)),
+                            1 => {
+                                return Err(LowerError(format!(
+                                    "`{}` depends on itself",
+                                    self.slots[self.nodes[dn].slot as usize].name
+                                )));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+    /// Nodes that an expression needs, transitively.
+    pub(super) fn needed_by(&self, exprs: &[&Expr]) -> Vec<usize> {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut stack = Vec::new();
+        for e in exprs {
+            reads(e, &mut stack);
+        }
+        let mut out = Vec::new();
+        while let Some(s) = stack.pop() {
+            if let Some(&n) = self.node_of.get(&s)
+                && !seen[n]
+            {
+                seen[n] = true;
+                out.push(n);
+                reads(&self.nodes[n].expr, &mut stack);
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+    /// Which nodes depend, directly or through other nodes, on a state or
+    /// on time. `order` must be a dependency order of all nodes.
+    pub(super) fn dynamic_nodes(&self, order: &[usize], states: &[Slot]) -> Vec<bool> {
+        let mut dynamic = vec![false; self.nodes.len()];
+        let mut reads_buf = Vec::new();
+        for &n in order {
+            reads_buf.clear();
+            reads(&self.nodes[n].expr, &mut reads_buf);
+            dynamic[n] = reads_buf.iter().any(|s| {
+                *s == self.time
+                    || states.contains(s)
+                    || self.node_of.get(s).is_some_and(|&d| dynamic[d])
+            });
+        }
+        dynamic
+    }
+    pub(super) fn eval_nodes(&self, order: &[usize]) -> Vec<Stmt> {
+        order
+            .iter()
+            .map(|&n| Stmt::Store(self.nodes[n].slot, self.nodes[n].expr.clone()))
+            .collect()
+    }
+    /// Writes the programs and assembles the model.
+    pub(super) fn finish(mut self, body: &Body, solver: Solver) -> Result<Model> {
+        let all: Vec<usize> = (0..self.nodes.len()).collect();
+        let all_order = self.order(&all)?;
+        let lets = self.eval_nodes(&all_order);
+
+        // Handlers, collected depth-first in source order.
+        let mut handlers: Vec<(usize, &'p Handler)> = Vec::new();
+        let mut stack = vec![0usize];
+        while let Some(i) = stack.pop() {
+            for h in &self.insts[i].body.handlers {
+                handlers.push((i, h));
+            }
+            let children: Vec<usize> = self.insts[i].child.iter().flatten().copied().collect();
+            stack.extend(children.into_iter().rev());
+        }
+        let mut tick = lets.clone();
+        for (_, spec) in &self.alarms {
+            tick.extend(alarm_update(spec, self.k, self.dt));
+        }
+        let mut handler_stmts = Vec::new();
+        for (n, (inst, h)) in handlers.iter().enumerate() {
+            let mut body_stmts = Vec::new();
+            for a in &h.body {
+                let target = self.assign_target(*inst, a.target)?;
+                let v = self.expr(*inst, &a.value, None)?;
+                body_stmts.push(Stmt::Store(target, v));
+            }
+            if let Some(cond) = &h.on {
+                let cond = self.expr(*inst, cond, None)?;
+                let now = self.slot(format!("on{n}#now"), SlotKind::Scratch);
+                let before = self.slot(format!("on{n}#before"), SlotKind::Internal);
+                handler_stmts.push(Stmt::Store(
+                    now,
+                    Expr::Binary(BinOp::Ne, Box::new(cond), Box::new(c(0.0))),
+                ));
+                handler_stmts.push(Stmt::If(
+                    bin(
+                        BinOp::And,
+                        load(now),
+                        Expr::Unary(UnOp::Not, Box::new(load(before))),
+                    ),
+                    body_stmts,
+                    Vec::new(),
+                ));
+                handler_stmts.push(Stmt::Store(before, load(now)));
+            } else if let Some(period) = h.every {
+                // Every D runs at t = D, 2D, ...: when k is a positive
+                // multiple of the period in ticks (at least one tick).
+                let p = Expr::Call(
+                    Func::Floor,
+                    vec![bin(
+                        BinOp::Add,
+                        bin(BinOp::Div, c(period), load(self.dt)),
+                        c(0.5),
+                    )],
+                );
+                let p = bin(BinOp::Max, p, c(1.0));
+                let k = load(self.k);
+                let rem = bin(
+                    BinOp::Sub,
+                    k.clone(),
+                    bin(
+                        BinOp::Mul,
+                        Expr::Call(Func::Floor, vec![bin(BinOp::Div, k.clone(), p.clone())]),
+                        p,
+                    ),
+                );
+                let due = bin(
+                    BinOp::And,
+                    bin(BinOp::Gt, k, c(0.0)),
+                    bin(BinOp::Eq, rem, c(0.0)),
+                );
+                handler_stmts.push(Stmt::If(due, body_stmts, Vec::new()));
+            }
+        }
+        if !handler_stmts.is_empty() {
+            tick.extend(handler_stmts);
+            tick.extend(lets.clone());
+        }
+        for (_, spec) in &self.actuators {
+            tick.extend(actuator_update(spec, self.k, self.dt));
+        }
+        for (slot, x) in &self.prevs {
+            tick.push(Stmt::Store(*slot, x.clone()));
+        }
+
+        // Init: lets at t = 0 (states still 0), then states, vars,
+        // actuator targets and commands.
+        let mut init = vec![Stmt::Store(self.k, c(0.0)), Stmt::Store(self.time, c(0.0))];
+        init.extend(lets.clone());
+        init.append(&mut self.state_inits);
+        init.append(&mut self.var_inits);
+        init.extend(lets);
+        for (_, spec) in &self.alarms {
+            init.push(Stmt::Store(spec.streak, c(-1.0)));
+        }
+        for (_, spec) in &self.actuators {
+            let start = clamp_expr(c(0.0), spec.range);
+            if !spec.continuous {
+                init.push(Stmt::Store(spec.target, start.clone()));
+            }
+            init.push(Stmt::Store(spec.cmd, start));
+        }
+
+        // Integrate: the lets the derivatives need, recomputed per stage.
+        let der_exprs: Vec<&Expr> = self.ders.iter().map(|(_, e)| e).collect();
+        let needed = self.needed_by(&der_exprs);
+        // Only lets that move with the states (or time) change between
+        // stages; the others keep the values the tick computed.
+        let state_slots: Vec<Slot> = self.ders.iter().map(|(s, _)| *s).collect();
+        let dynamic = self.dynamic_nodes(&all_order, &state_slots);
+        let needed: Vec<usize> = needed.into_iter().filter(|n| dynamic[*n]).collect();
+        let stage_order = self.order(&needed)?;
+        let stage_lets = self.eval_nodes(&stage_order);
+        let states: Vec<Slot> = self.ders.iter().map(|(s, _)| *s).collect();
+        let ders = std::mem::take(&mut self.ders);
+        let integrate = match solver {
+            Solver::Euler => self.explicit_rk(&states, &ders, &stage_lets, &EULER),
+            Solver::Rk4 => self.explicit_rk(&states, &ders, &stage_lets, &RK4),
+            Solver::Dopri5 { rtol, atol } => {
+                let (stmts, h) = self.dopri5(&states, &ders, &stage_lets, rtol, atol);
+                init.push(Stmt::Store(h, load(self.dt)));
+                stmts
+            }
+        };
+        let mut model = Model {
+            name: body.name.clone(),
+            persistent: 0,
+            time: self.time,
+            dt: self.dt,
+            tick_index: self.k,
+            step: body.step,
+            solver,
+            states,
+            init_sensors: self.init_sensors,
+            init,
+            tick,
+            integrate,
+            outputs: self.outputs,
+            sensors: self.sensors,
+            params: self.params,
+            alarms: self.alarms.into_iter().map(|(i, _)| i).collect(),
+            actuators: self.actuators.into_iter().map(|(i, _)| i).collect(),
+            slots: self.slots,
+        };
+        crate::ir::renumber::scratch_last(&mut model);
+        Ok(model)
+    }
+    pub(super) fn assign_target(&self, inst: usize, id: MemberId) -> Result<Slot> {
+        match &self.insts[inst].body.members[id].kind {
+            MemberKind::Actuator { .. } => Ok(self.insts[inst].actuator_slots[&id].0),
+            _ => self.member_slot(inst, id),
+        }
+    }
+}
