@@ -200,46 +200,31 @@ fn simulate(args: &SimArgs) -> Result<(), Failure> {
     };
     let overrides = overrides(&table, &model, &args.sets)?;
     let ticks = (until / dt + 1e-9).floor() as u64;
-    let (rejected, compile_time, run_time) = match args.engine {
+    let jit = match args.engine {
         EngineArg::Jit => match CompiledModel::compile(&model) {
-            Ok(jit) => {
-                let compile_time = compile_start.elapsed();
-                let run_start = Instant::now();
-                let rejected =
-                    run_ticks(&model, jit, dt, ticks, &overrides, inputs.as_ref(), args)?;
-                (rejected, compile_time, run_start.elapsed())
-            }
+            Ok(jit) => Some(jit),
             Err(e) => {
                 eprintln!("warning: native compilation failed ({e}); running on the interpreter");
-                let compile_time = compile_start.elapsed();
-                let run_start = Instant::now();
-                let rejected = run_ticks(
-                    &model,
-                    Interpreter,
-                    dt,
-                    ticks,
-                    &overrides,
-                    inputs.as_ref(),
-                    args,
-                )?;
-                (rejected, compile_time, run_start.elapsed())
+                None
             }
         },
-        EngineArg::Interp => {
-            let compile_time = compile_start.elapsed();
-            let run_start = Instant::now();
-            let rejected = run_ticks(
-                &model,
-                Interpreter,
-                dt,
-                ticks,
-                &overrides,
-                inputs.as_ref(),
-                args,
-            )?;
-            (rejected, compile_time, run_start.elapsed())
-        }
+        EngineArg::Interp => None,
     };
+    let compile_time = compile_start.elapsed();
+    let run_start = Instant::now();
+    let rejected = match jit {
+        Some(jit) => run_ticks(&model, jit, dt, ticks, &overrides, inputs.as_ref(), args)?,
+        None => run_ticks(
+            &model,
+            Interpreter,
+            dt,
+            ticks,
+            &overrides,
+            inputs.as_ref(),
+            args,
+        )?,
+    };
+    let run_time = run_start.elapsed();
     for r in &rejected {
         let lines: Vec<String> = r.lines.iter().take(8).map(|l| l.to_string()).collect();
         let more = if r.lines.len() > 8 {

@@ -42,6 +42,15 @@ pub struct Outcome {
     pub detail: String,
 }
 
+impl Outcome {
+    fn pass() -> Outcome {
+        Outcome {
+            passed: true,
+            detail: String::new(),
+        }
+    }
+}
+
 /// Lowers a run's twin and expressions, and loads its CSV replays (paths
 /// relative to `base`).
 pub fn prepare(program: &Program, run: &Run, base: &Path) -> Result<Prepared, String> {
@@ -269,10 +278,7 @@ pub fn run_test<E: Engine>(p: &Prepared, engine: E) -> Result<Vec<Outcome>, Stri
                     let deadline = within.unwrap_or(f64::INFINITY);
                     if t <= deadline + dt * 1e-9 {
                         if holds {
-                            done[i] = Some(Outcome {
-                                passed: true,
-                                detail: String::new(),
-                            });
+                            done[i] = Some(Outcome::pass());
                         } else {
                             last_seen[i] = format!(
                                 "never true; at t = {} s: {}",
@@ -289,20 +295,14 @@ pub fn run_test<E: Engine>(p: &Prepared, engine: E) -> Result<Vec<Outcome>, Stri
                 }
                 ExpectWhen::At(at) if (t - at).abs() < dt * 0.5 => {
                     done[i] = Some(if holds {
-                        Outcome {
-                            passed: true,
-                            detail: String::new(),
-                        }
+                        Outcome::pass()
                     } else {
                         fail("false")
                     });
                 }
                 ExpectWhen::AtEnd if k == ticks => {
                     done[i] = Some(if holds {
-                        Outcome {
-                            passed: true,
-                            detail: String::new(),
-                        }
+                        Outcome::pass()
                     } else {
                         fail("false")
                     });
@@ -320,10 +320,7 @@ pub fn run_test<E: Engine>(p: &Prepared, engine: E) -> Result<Vec<Outcome>, Stri
         .enumerate()
         .map(|(i, o)| match (o, &p.expects[i].0) {
             (Some(o), _) => o,
-            (None, ExpectWhen::Always) => Outcome {
-                passed: true,
-                detail: String::new(),
-            },
+            (None, ExpectWhen::Always) => Outcome::pass(),
             (None, ExpectWhen::Eventually(_)) => Outcome {
                 passed: false,
                 detail: last_seen[i].clone(),

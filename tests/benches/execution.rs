@@ -41,22 +41,8 @@ fn lower(src: &str) -> Model {
     }
 }
 
-/// A ready instance: params at their defaults, sensors set, `init` run.
 fn ready(model: &Model, sensors: &[(&str, f64)]) -> Memory {
-    let mut mem = Memory::new(model);
-    mem.set(model.dt, model.step);
-    for p in &model.params {
-        let v = interp::eval(&p.default, &mem);
-        mem.set(p.slot, v);
-    }
-    interp::exec(&model.init_sensors, &mut mem);
-    for (name, v) in sensors {
-        if let Some(s) = model.slot(name) {
-            mem.set(s, *v);
-        }
-    }
-    interp::exec(&model.init, &mut mem);
-    mem
+    twin_tests::ready_memory(model, sensors)
 }
 
 const PUMP_INPUTS: &[(&str, f64)] = &[

@@ -128,3 +128,26 @@ pub fn run_interp(
     }
     out
 }
+
+/// A ready instance on the interpreter's memory: params at their defaults,
+/// sensor defaults, then the given sensor values (SI), then `init`.
+pub fn ready_memory(
+    model: &twin_compiler::ir::Model,
+    sensors: &[(&str, f64)],
+) -> twin_compiler::interp::Memory {
+    use twin_compiler::interp::{self, Memory};
+    let mut mem = Memory::new(model);
+    mem.set(model.dt, model.step);
+    for p in &model.params {
+        let v = interp::eval(&p.default, &mem);
+        mem.set(p.slot, v);
+    }
+    interp::exec(&model.init_sensors, &mut mem);
+    for (name, v) in sensors {
+        if let Some(s) = model.slot(name) {
+            mem.set(s, *v);
+        }
+    }
+    interp::exec(&model.init, &mut mem);
+    mem
+}
