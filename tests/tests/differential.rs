@@ -465,22 +465,18 @@ proptest! {
         let mut fleet = Fleet::pack(&model, starts_mem.iter(), n);
         let mut singles = starts_mem;
         let mut shared = fleet.scratch.clone();
-        let programs: [(&dyn Fn(&mut Memory), &dyn Fn(&mut Fleet)); 3] = [
-            (&|m| compiled.init(m), &|f| compiled.init_batch(&mut f.block, &mut f.scratch, n)),
-            (&|m| compiled.tick(m), &|f| compiled.tick_batch(&mut f.block, &mut f.scratch, n)),
-            (&|m| compiled.integrate(m), &|f| compiled.integrate_batch(&mut f.block, &mut f.scratch, n)),
-        ];
-        let order = std::iter::once(0).chain([1, 2].into_iter().cycle().take(12));
-        for (call, p) in order.enumerate() {
-            let (single, batch) = programs[p];
+        let order = std::iter::once(Program::Init)
+            .chain([Program::Tick, Program::Integrate].into_iter().cycle().take(12));
+        for (call, program) in order.enumerate() {
             for mem in &mut singles {
                 mem.scratch.clone_from(&shared);
-                single(mem);
+                program.run(&compiled, mem);
                 shared.clone_from(&mem.scratch);
             }
-            batch(&mut fleet);
+            program.run_fleet(&compiled, &mut fleet);
             for (i, mem) in singles.iter().enumerate() {
-                prop_assert_eq!(fleet.difference(&model, i, mem), None, "call {}, instance {}", call, i);
+                let d = fleet.difference(&model, i, mem);
+                prop_assert_eq!(d, None, "call {}, instance {}", call, i);
             }
             prop_assert!(fleet.scratch.iter().zip(&shared).all(|(a, b)| same(*a, *b)));
         }
@@ -489,6 +485,35 @@ proptest! {
 
 // ---------------------------------------------------------------------------
 // Fleets
+
+/// One of a model's programs.
+#[derive(Clone, Copy, Debug)]
+enum Program {
+    Init,
+    Tick,
+    Integrate,
+}
+
+impl Program {
+    /// Runs it natively on one instance.
+    fn run(self, compiled: &CompiledModel, mem: &mut Memory) {
+        match self {
+            Program::Init => compiled.init(mem),
+            Program::Tick => compiled.tick(mem),
+            Program::Integrate => compiled.integrate(mem),
+        }
+    }
+
+    /// Runs it natively on a fleet.
+    fn run_fleet(self, compiled: &CompiledModel, fleet: &mut Fleet) {
+        let (block, scratch, n) = (&mut fleet.block, &mut fleet.scratch, fleet.n);
+        match self {
+            Program::Init => compiled.init_batch(block, scratch, n),
+            Program::Tick => compiled.tick_batch(block, scratch, n),
+            Program::Integrate => compiled.integrate_batch(block, scratch, n),
+        }
+    }
+}
 
 /// Persistent slots of `n` instances in struct-of-arrays layout, and the
 /// shared scratch.

@@ -1,18 +1,20 @@
 //! The Cranelift JIT: owns the module and the contexts.
 //!
 //! Takes programs (statement lists) one at a time; gives a function id per
-//! program, then, once every program is in, the finalized [`JITModule`]
-//! holding their machine code. The walk over the IR is in
+//! program (compiling the chunks large programs are cut into as functions
+//! of their own), then, once every program is in, the finalized
+//! [`JITModule`] holding their machine code. The walk over the IR is in
 //! [`super::translate`].
 
-use cranelift::codegen::{self, ir::UserFuncName, settings};
+use cranelift::codegen::ir::{Signature, UserFuncName};
+use cranelift::codegen::{self, settings};
 use cranelift::prelude::{AbiParam, Configurable, FunctionBuilder, FunctionBuilderContext, types};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use cranelift_module::{FuncId, Linkage, Module, ModuleError, default_libcall_names};
 
 use super::CodegenError;
 use super::host::HOST_FUNCS;
-use super::translate::Translator;
+use super::translate::{Chunk, Env, Shape, translate};
 use crate::ir::Stmt;
 
 /// Where a model's slots live.
@@ -35,6 +37,8 @@ pub(super) struct Jit {
     module: Option<JITModule>,
     /// The imported host functions, in the order of [`HOST_FUNCS`].
     host_funcs: Vec<FuncId>,
+    /// The size above which statement lists are cut into chunks.
+    chunk: usize,
 }
 
 fn cranelift_error(e: impl std::fmt::Display) -> CodegenError {
@@ -43,18 +47,23 @@ fn cranelift_error(e: impl std::fmt::Display) -> CodegenError {
 
 impl Jit {
     /// A JIT for the host machine, optimizing for speed, with the host
-    /// functions registered under their symbols.
+    /// functions registered under their symbols, cutting statement lists
+    /// larger than `chunk` into functions of their own.
     ///
     /// This builds the ISA itself rather than calling
     /// `JITBuilder::with_flags`, which panics on an unsupported host; the
     /// flags are the same (`is_pic` and `use_colocated_libcalls` off, as
     /// `cranelift-jit` requires).
-    pub(super) fn new() -> Result<Jit, CodegenError> {
+    pub(super) fn new(chunk: usize) -> Result<Jit, CodegenError> {
         let mut flags = settings::builder();
         // The verifier checks every function the translator builds: a bug
         // there becomes an error rather than wrong code. It costs about a
         // tenth of the compile time, so release builds skip it.
-        let verify = if cfg!(debug_assertions) { "true" } else { "false" };
+        let verify = if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        };
         for (name, value) in [
             ("opt_level", "speed"),
             ("use_colocated_libcalls", "false"),
@@ -96,57 +105,71 @@ impl Jit {
             ctx: module.make_context(),
             module: Some(module),
             host_funcs,
+            chunk,
         })
     }
 
-    /// Compiles `stmts` as the function `name`: `fn(block, scratch)` with
-    /// constant slot offsets, or, when `batch`, `fn(block, scratch, n)`
-    /// running them for instances `0..n` in struct-of-arrays layout.
+    /// Compiles `stmts` as the function `name` of shape `shape` (with the
+    /// chunks it is cut into); gives its id.
     pub(super) fn compile(
         &mut self,
         name: &str,
         stmts: &[Stmt],
         layout: Layout,
-        batch: bool,
+        shape: Shape,
     ) -> Result<FuncId, CodegenError> {
         let module = self.module.as_mut().ok_or_else(finished)?;
-        let ptr = module.target_config().pointer_type();
-        let mut sig = module.make_signature();
-        sig.params.push(AbiParam::new(ptr));
-        sig.params.push(AbiParam::new(ptr));
-        if batch {
-            sig.params.push(AbiParam::new(types::I64));
-        }
+        let sig = signature(module, shape);
         let id = module
             .declare_function(name, Linkage::Local, &sig)
             .map_err(cranelift_error)?;
+        let mut pending = vec![Chunk { id, shape, stmts }];
+        while let Some(chunk) = pending.pop() {
+            self.define(chunk, layout, &mut pending)
+                .map_err(|e| match e {
+                    CodegenError::Cranelift(m) => CodegenError::Cranelift(format!("{name}: {m}")),
+                    e => e,
+                })?;
+        }
+        Ok(id)
+    }
 
+    /// Translates and compiles one function; the chunks it calls go on
+    /// `pending`.
+    fn define<'s>(
+        &mut self,
+        chunk: Chunk<'s>,
+        layout: Layout,
+        pending: &mut Vec<Chunk<'s>>,
+    ) -> Result<(), CodegenError> {
+        let module = self.module.as_mut().ok_or_else(finished)?;
         module.clear_context(&mut self.ctx);
-        self.ctx.func.signature = sig;
-        self.ctx.func.name = UserFuncName::user(0, id.as_u32());
+        self.ctx.func.signature = signature(module, chunk.shape);
+        self.ctx.func.name = UserFuncName::user(0, chunk.id.as_u32());
         let host = self
             .host_funcs
             .iter()
             .map(|&f| module.declare_func_in_func(f, &mut self.ctx.func))
             .collect();
         let builder = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder_context);
-        let translator = Translator::new(builder, host, layout);
-        if batch {
-            translator.translate_batch(stmts, module.target_config());
-        } else {
-            translator.translate_single(stmts, module.target_config());
-        }
-
+        let env = Env {
+            host,
+            layout,
+            chunk: self.chunk,
+            module: &mut *module,
+            pending,
+        };
+        translate(builder, env, chunk.shape, chunk.stmts)?;
         module
-            .define_function(id, &mut self.ctx)
+            .define_function(chunk.id, &mut self.ctx)
             .map_err(|e| match e {
-                cranelift_module::ModuleError::Compilation(c) => {
-                    CodegenError::Cranelift(format!("{name}: {c:?}"))
-                }
-                e => CodegenError::Cranelift(format!("{name}: {e}")),
+                // The codegen error's Debug form carries the verifier's
+                // report.
+                ModuleError::Compilation(c) => CodegenError::Cranelift(format!("{c:?}")),
+                e => cranelift_error(e),
             })?;
         module.clear_context(&mut self.ctx);
-        Ok(id)
+        Ok(())
     }
 
     /// Links every function and makes the code executable.
@@ -174,6 +197,19 @@ impl Drop for Jit {
             unsafe { module.free_memory() };
         }
     }
+}
+
+/// The signature of a function of shape `shape`: two pointers, and for
+/// fleets an `i64` (`n`, or the stride in bytes for chunks).
+pub(super) fn signature(module: &JITModule, shape: Shape) -> Signature {
+    let ptr = module.target_config().pointer_type();
+    let mut sig = module.make_signature();
+    sig.params.push(AbiParam::new(ptr));
+    sig.params.push(AbiParam::new(ptr));
+    if shape != Shape::Single {
+        sig.params.push(AbiParam::new(types::I64));
+    }
+    sig
 }
 
 fn finished() -> CodegenError {

@@ -301,3 +301,178 @@ fn batch_runs_each_instance_in_struct_of_arrays_layout() {
     assert_eq!(block, vec![20.0, 41.0, 62.0, 83.0, 10.0, 20.0, 30.0, 40.0]);
     assert_eq!(scratch, vec![80.0]);
 }
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) % n.max(1)
+    }
+
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+/// Slots `0..6` are general (`0..4` persistent), `6..9` loop counters.
+const GENERAL: u64 = 6;
+const COUNTERS: u32 = 6;
+
+fn random_expr(rng: &mut Rng, depth: u32) -> Expr {
+    let leaf = depth == 0 || rng.below(3) == 0;
+    if leaf {
+        return if rng.below(2) == 0 {
+            Expr::Const(rng.pick(&EDGES))
+        } else {
+            Expr::Load(rng.below(9) as u32)
+        };
+    }
+    let sub = |rng: &mut Rng| Box::new(random_expr(rng, depth - 1));
+    match rng.below(4) {
+        0 => Expr::Unary(rng.pick(&[UnOp::Neg, UnOp::Not]), sub(rng)),
+        1 => Expr::Binary(rng.pick(&BINOPS), sub(rng), sub(rng)),
+        2 => {
+            let f = rng.pick(&[
+                Func::Sqrt,
+                Func::Abs,
+                Func::Floor,
+                Func::Exp,
+                Func::Atan2,
+                Func::Pow,
+            ]);
+            let args = (0..rng.below(4)).map(|_| *sub(rng)).collect();
+            Expr::Call(f, args)
+        }
+        _ => Expr::Select(sub(rng), sub(rng), sub(rng)),
+    }
+}
+
+fn random_stmts(rng: &mut Rng, depth: u32) -> Vec<Stmt> {
+    (0..rng.below(7))
+        .flat_map(|_| match rng.below(if depth < 3 { 5 } else { 1 }) {
+            0..=2 => vec![Stmt::Store(rng.below(GENERAL) as u32, random_expr(rng, 3))],
+            3 => vec![Stmt::If(
+                random_expr(rng, 2),
+                random_stmts(rng, depth + 1),
+                random_stmts(rng, depth + 1),
+            )],
+            _ => {
+                // A loop bounded by its own counter.
+                let counter = COUNTERS + depth;
+                let trips = Expr::Const(rng.below(4) as f64);
+                let go_on = Expr::bin(BinOp::Lt, Expr::Load(counter), trips);
+                let cond = Expr::bin(BinOp::And, go_on, random_expr(rng, 2));
+                let mut body = random_stmts(rng, depth + 1);
+                body.push(Stmt::Store(
+                    counter,
+                    Expr::bin(BinOp::Add, Expr::Load(counter), Expr::Const(1.0)),
+                ));
+                vec![
+                    Stmt::Store(counter, Expr::Const(0.0)),
+                    Stmt::While(cond, body),
+                ]
+            }
+        })
+        .collect()
+}
+
+/// Runs `program` on each instance in turn, all sharing one scratch, as a
+/// fleet does: the shared scratch is the last instance's.
+fn run_fleet_by_interp(program: &[Stmt], mems: &mut [Memory]) {
+    let Some(last) = mems.last() else {
+        return;
+    };
+    let mut shared = last.scratch.clone();
+    for mem in mems.iter_mut() {
+        mem.scratch.clone_from(&shared);
+        interp::exec(program, mem);
+        shared.clone_from(&mem.scratch);
+    }
+}
+
+#[test]
+fn random_programs_agree_at_every_chunk_size() {
+    for seed in 1..=40u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut m = model(9, 4, Vec::new());
+        m.init = random_stmts(&mut rng, 0);
+        m.tick = random_stmts(&mut rng, 0);
+        m.integrate = random_stmts(&mut rng, 0);
+        let starts: Vec<Memory> = (0..3)
+            .map(|_| {
+                let mut mem = Memory::new(&m);
+                for s in 0..GENERAL as u32 {
+                    mem.set(s, rng.pick(&EDGES));
+                }
+                mem
+            })
+            .collect();
+        let programs = [&m.init, &m.tick, &m.integrate, &m.tick, &m.integrate];
+        for chunk in [3, 12, super::translate::CHUNK] {
+            let compiled = CompiledModel::compile_chunked(&m, chunk).expect("compiles");
+            let entries = [
+                compiled.init,
+                compiled.tick,
+                compiled.integrate,
+                compiled.tick,
+                compiled.integrate,
+            ];
+            // One instance at a time.
+            for start in &starts {
+                let (mut want, mut got) = (start.clone(), start.clone());
+                for (program, entry) in programs.iter().zip(entries) {
+                    interp::exec(program, &mut want);
+                    compiled.run_single(entry.single, &mut got);
+                    for s in 0..9 {
+                        let (w, g) = (want.get(s), got.get(s));
+                        assert!(
+                            same(w, g),
+                            "seed {seed} chunk {chunk} slot {s}: {w:?} vs {g:?}"
+                        );
+                    }
+                }
+            }
+            // The fleet.
+            let n = starts.len();
+            let mut want = starts.clone();
+            for mem in &mut want {
+                mem.scratch.clone_from(&starts[0].scratch);
+            }
+            let mut block = vec![0.0; 4 * n];
+            for (i, mem) in starts.iter().enumerate() {
+                for s in 0..4 {
+                    block[s * n + i] = mem.block[s];
+                }
+            }
+            let mut scratch = starts[0].scratch.clone();
+            for (program, entry) in programs.iter().zip(entries) {
+                run_fleet_by_interp(program, &mut want);
+                compiled.run_batch(entry.batch, &mut block, &mut scratch, n);
+                for (i, mem) in want.iter().enumerate() {
+                    for s in 0..4 {
+                        let (w, g) = (mem.block[s], block[s * n + i]);
+                        assert!(
+                            same(w, g),
+                            "seed {seed} chunk {chunk} fleet {i} slot {s}: {w:?} vs {g:?}"
+                        );
+                    }
+                }
+                let last = &want[n - 1].scratch;
+                assert!(
+                    last.iter().zip(&scratch).all(|(a, b)| same(*a, *b)),
+                    "seed {seed} chunk {chunk} scratch"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn compiled_models_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<CompiledModel>();
+}

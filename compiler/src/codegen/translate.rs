@@ -36,7 +36,7 @@ use crate::ir::{BinOp, Expr, Func, Slot, Stmt, UnOp};
 /// The size (statements plus expression nodes) above which a statement
 /// list is cut into separately compiled chunks. Chunks of this size
 /// compile in a few milliseconds; a call between them costs nanoseconds.
-const CHUNK: usize = 4096;
+pub(super) const CHUNK: usize = 4096;
 
 /// What a generated function takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +78,8 @@ pub(super) struct Env<'m, 's> {
     pub(super) host: Vec<FuncRef>,
     /// Which slots are persistent.
     pub(super) layout: Layout,
+    /// The chunk size ([`CHUNK`], smaller in tests).
+    pub(super) chunk: usize,
     /// The module, to declare chunks in.
     pub(super) module: &'m mut JITModule,
     /// Chunks declared and still to compile.
@@ -160,7 +162,9 @@ pub(super) fn translate<'s>(
     builder.switch_to_block(entry);
     let params = builder.block_params(entry).to_vec();
     let (Some(&first), Some(&scratch)) = (params.first(), params.get(1)) else {
-        return Err(CodegenError::Cranelift("a function lacks its parameters".into()));
+        return Err(CodegenError::Cranelift(
+            "a function lacks its parameters".into(),
+        ));
     };
     let constants = Constants::new(&mut builder);
     let mut t = Translator {
@@ -264,9 +268,7 @@ impl<'s> Translator<'_, '_, 's> {
         };
         self.block(stmts);
         let next = self.builder.ins().iadd_imm_u(i, 1);
-        self.builder
-            .ins()
-            .jump(header, &[BlockArg::Value(next)]);
+        self.builder.ins().jump(header, &[BlockArg::Value(next)]);
         self.builder.switch_to_block(exit);
     }
 
@@ -275,20 +277,21 @@ impl<'s> Translator<'_, '_, 's> {
     /// calls of chunks, except for statements that are larger on their own
     /// (a big loop), which are emitted here and chunk their bodies.
     fn block(&mut self, stmts: &'s [Stmt]) {
+        let chunk = self.env.chunk;
         let sizes: Vec<usize> = stmts.iter().map(stmt_size).collect();
-        if sizes.iter().sum::<usize>() <= CHUNK {
+        if sizes.iter().sum::<usize>() <= chunk {
             stmts.iter().for_each(|s| self.stmt(s));
             return;
         }
         let (mut start, mut run) = (0, 0);
         for (k, &size) in sizes.iter().enumerate() {
-            if size > CHUNK {
+            if size > chunk {
                 self.run(&stmts[start..k], run);
                 self.stmt(&stmts[k]);
                 (start, run) = (k + 1, 0);
                 continue;
             }
-            if run + size > CHUNK {
+            if run + size > chunk {
                 self.run(&stmts[start..k], run);
                 (start, run) = (k, 0);
             }
@@ -300,7 +303,7 @@ impl<'s> Translator<'_, '_, 's> {
     /// Emits a run of statements of total size `size`: inline when small,
     /// else as a call of a chunk.
     fn run(&mut self, stmts: &'s [Stmt], size: usize) {
-        if size < CHUNK / 4 {
+        if size < self.env.chunk / 4 {
             stmts.iter().for_each(|s| self.stmt(s));
         } else {
             self.call_chunk(stmts);
@@ -456,7 +459,7 @@ impl<'s> Translator<'_, '_, 's> {
             UnOp::Neg => self.builder.ins().fneg(x),
             UnOp::Not => {
                 let z = self.builder.ins().fcmp(FloatCC::Equal, x, self.zero);
-                self.from_bool(z)
+                self.bool_value(z)
             }
         }
     }
@@ -477,7 +480,7 @@ impl<'s> Translator<'_, '_, 's> {
                 } else {
                     self.builder.ins().bor(a, b)
                 };
-                return self.from_bool(flag);
+                return self.bool_value(flag);
             }
             // Ordered comparisons: false when either side is NaN, like
             // Rust's `<`, `<=`, `>`, `>=`, `==`.
@@ -491,7 +494,7 @@ impl<'s> Translator<'_, '_, 's> {
             BinOp::Ne => FloatCC::NotEqual,
         };
         let flag = self.builder.ins().fcmp(cc, a, b);
-        self.from_bool(flag)
+        self.bool_value(flag)
     }
 
     /// `f(a)` or `f(a, b)`: an instruction for `Sqrt` and `Abs`, a call of
@@ -524,7 +527,7 @@ impl<'s> Translator<'_, '_, 's> {
     }
 
     /// An `i8` flag as 1.0 or 0.0.
-    fn from_bool(&mut self, flag: Value) -> Value {
+    fn bool_value(&mut self, flag: Value) -> Value {
         self.builder.ins().select(flag, self.one, self.zero)
     }
 
@@ -532,19 +535,17 @@ impl<'s> Translator<'_, '_, 's> {
     fn address(&mut self, slot: Slot) -> (Value, i32) {
         // `validate` caps slots at 2^27, so every offset fits an i32.
         let byte_offset = |s: Slot| i32::try_from(u64::from(s) * 8).unwrap_or(i32::MAX);
-        if slot >= self.persistent {
-            let scratch = match self.addr {
-                Addressing::Single { scratch, .. } | Addressing::Batch { scratch, .. } => scratch,
-            };
-            return (scratch, byte_offset(slot - self.persistent));
-        }
+        let persistent = self.env.layout.persistent;
         match self.addr {
+            Addressing::Single { scratch, .. } | Addressing::Fleet { scratch, .. }
+                if slot >= persistent =>
+            {
+                (scratch, byte_offset(slot - persistent))
+            }
             Addressing::Single { block, .. } => (block, byte_offset(slot)),
-            Addressing::Batch { base, .. } if slot == 0 => (base, 0),
-            Addressing::Batch { base, stride, .. } => {
-                let ins = self.builder.ins();
-                let at = ins.stack_addr(types::I64, stride, 0);
-                let stride = self.builder.ins().load(types::I64, MemFlagsData::trusted(), at, 0);
+            Addressing::Fleet { base, .. } if slot == 0 => (base, 0),
+            Addressing::Fleet { base, stride, .. } => {
+                let stride = self.stride(stride);
                 let row = self.builder.ins().imul_imm_u(stride, i64::from(slot));
                 (self.builder.ins().iadd(base, row), 0)
             }
@@ -564,4 +565,34 @@ impl<'s> Translator<'_, '_, 's> {
             .ins()
             .store(MemFlagsData::trusted(), v, base, offset);
     }
+}
+
+/// A statement's size: one per statement and per expression node.
+fn stmt_size(s: &Stmt) -> usize {
+    match s {
+        Stmt::Store(_, e) => 1 + expr_size(e),
+        Stmt::If(c, then, otherwise) => {
+            1 + expr_size(c)
+                + then.iter().map(stmt_size).sum::<usize>()
+                + otherwise.iter().map(stmt_size).sum::<usize>()
+        }
+        Stmt::While(c, body) => 1 + expr_size(c) + body.iter().map(stmt_size).sum::<usize>(),
+    }
+}
+
+/// The number of nodes of an expression (without recursion).
+fn expr_size(e: &Expr) -> usize {
+    let mut stack = vec![e];
+    let mut n = 0;
+    while let Some(e) = stack.pop() {
+        n += 1;
+        match e {
+            Expr::Const(_) | Expr::Load(_) => {}
+            Expr::Unary(_, x) => stack.push(x),
+            Expr::Binary(_, a, b) => stack.extend([&**a, &**b]),
+            Expr::Call(_, args) => stack.extend(args),
+            Expr::Select(c, a, b) => stack.extend([&**c, &**a, &**b]),
+        }
+    }
+    n
 }

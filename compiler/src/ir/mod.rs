@@ -19,6 +19,9 @@
 //! the instance's state and signals); slots from there on are scratch,
 //! which a fleet shares between its instances: solver stage values, and
 //! `t`, `dt` and the tick index, which are the same for all of them.
+//! Because a fleet's instances run one after the other over that shared
+//! scratch, a program must write a scratch slot before reading it (the
+//! clock excepted, which the driver sets before each program).
 
 pub mod lower;
 pub mod renumber;
@@ -403,6 +406,6 @@ impl Model {
 
     /// The number of scratch slots.
     pub fn scratch_len(&self) -> usize {
-        self.slots.len() - self.persistent as usize
+        self.slots.len().saturating_sub(self.persistent as usize)
     }
 }

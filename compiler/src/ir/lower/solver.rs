@@ -167,7 +167,15 @@ impl Lowerer<'_> {
             err,
             Expr::Call(Func::Sqrt, vec![bin(BinOp::Div, load(err), denom)]),
         ));
-        let accept = bin(BinOp::Le, load(err), c(1.0));
+        // A NaN error estimate (NaN inputs reaching a derivative) cannot
+        // steer the step size: take the step, as a fixed-step solver would,
+        // and keep h, so the model still advances and recovers its pace.
+        let error_is_nan = bin(BinOp::Ne, load(err), load(err));
+        let accept = bin(
+            BinOp::Or,
+            bin(BinOp::Le, load(err), c(1.0)),
+            error_is_nan.clone(),
+        );
         let mut on_accept: Vec<Stmt> = (0..n)
             .map(|i| Stmt::Store(states[i], load(y5[i])))
             .collect();
@@ -178,18 +186,22 @@ impl Lowerer<'_> {
         body.push(Stmt::If(accept, on_accept, on_reject));
         // h ← h · clamp(0.9 · err^(−1/5), 0.2, 5); err = 0 gives the 5.
         let growth = Expr::select(
-            bin(BinOp::Eq, load(err), c(0.0)),
-            c(5.0),
-            bin(
-                BinOp::Min,
+            error_is_nan,
+            c(1.0),
+            Expr::select(
+                bin(BinOp::Eq, load(err), c(0.0)),
                 c(5.0),
                 bin(
-                    BinOp::Max,
-                    c(0.2),
+                    BinOp::Min,
+                    c(5.0),
                     bin(
-                        BinOp::Mul,
-                        c(0.9),
-                        Expr::Call(Func::Pow, vec![load(err), c(-0.2)]),
+                        BinOp::Max,
+                        c(0.2),
+                        bin(
+                            BinOp::Mul,
+                            c(0.9),
+                            Expr::Call(Func::Pow, vec![load(err), c(-0.2)]),
+                        ),
                     ),
                 ),
             ),
@@ -197,9 +209,12 @@ impl Lowerer<'_> {
         body.push(Stmt::Store(h, bin(BinOp::Mul, load(h), growth)));
         body.push(Stmt::Store(iters, bin(BinOp::Add, load(iters), c(1.0))));
         out.push(Stmt::While(go_on, body));
-        out.push(Stmt::Store(h_slot, load(h)));
-        // Scratch must come after every persistent slot: `h_slot` was
-        // allocated first on purpose.
+        // Never carry a step size that is not a positive number to the
+        // next tick.
+        out.push(Stmt::Store(
+            h_slot,
+            Expr::select(bin(BinOp::Gt, load(h), c(0.0)), load(h), load(self.dt)),
+        ));
         (out, h_slot)
     }
 }
