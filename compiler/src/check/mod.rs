@@ -400,6 +400,11 @@ impl Checker {
         };
         let mut warnings = Vec::new();
         for item in &root.ast.items {
+            // A documented item is part of the file's interface (a library
+            // component, say): not using it here is no mistake.
+            if item.doc.is_some() && !matches!(item.kind, ItemKind::Use(_)) {
+                continue;
+            }
             let (name, what) = match &item.kind {
                 ItemKind::Const(c) => (&c.name, "constant"),
                 ItemKind::Fn(f) => (&f.name, "function"),
