@@ -94,7 +94,11 @@ fn same(a: f64, b: f64) -> bool {
 fn run_both(src: &str) -> Result<(), TestCaseError> {
     let model = match twin_tests::lower_source(src, None::<Solver>) {
         Ok(m) => m,
-        Err(e) => return Err(TestCaseError::fail(format!("generated model does not check:\n{src}\n{e}"))),
+        Err(e) => {
+            return Err(TestCaseError::fail(format!(
+                "generated model does not check:\n{src}\n{e}"
+            )));
+        }
     };
     let jit = CompiledModel::compile(&model).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let mut a: Memory = twin_tests::ready_memory(&model, &[]);

@@ -21,6 +21,8 @@
 //! ([`Chunk`]) that the list calls in order. Memory is the only state
 //! between statements, so this changes nothing but compile time.
 
+use std::collections::HashMap;
+
 use cranelift::codegen::ir::{BlockArg, FuncRef, MemFlagsData, StackSlot};
 use cranelift::prelude::{
     FloatCC, FunctionBuilder, InstBuilder, IntCC, StackSlotData, StackSlotKind, Value, types,
@@ -179,6 +181,8 @@ pub(super) fn translate<'s>(
         one: constants.one,
         nan: constants.nan,
         error: None,
+        known: HashMap::new(),
+        recent: std::collections::VecDeque::new(),
     };
     match (shape, params.get(2)) {
         (Shape::Single, _) => t.block(stmts),
@@ -219,7 +223,23 @@ struct Translator<'a, 'm, 's> {
     nan: Value,
     /// The first error declaring a chunk, if any.
     error: Option<CodegenError>,
+    /// Store-to-load forwarding: the value each slot holds, as far as the
+    /// code emitted so far knows, valid in the current block because it
+    /// was defined in a block that dominates it. Slots never alias, and a
+    /// forwarded value is exactly what the load would read, so results
+    /// stay bit-identical; the cache is emptied wherever control merges
+    /// or memory may change behind our back (loops, chunk calls, the next
+    /// instance of a fleet).
+    known: HashMap<Slot, Value>,
+    /// The order slots entered `known`, oldest first. Only the most recent
+    /// [`FORWARD`] are kept: forwarding far back stretches live ranges
+    /// until the register allocator spills them, which costs more than
+    /// the loads it saves (and slows compilation).
+    recent: std::collections::VecDeque<Slot>,
 }
+
+/// How many recently stored or loaded slots are forwarded.
+const FORWARD: usize = 32;
 
 impl<'s> Translator<'_, '_, 's> {
     /// A stack slot holding `stride`.
@@ -258,8 +278,9 @@ impl<'s> Translator<'_, '_, 's> {
         b.ins().brif(more, body, &[], exit, &[]);
 
         b.switch_to_block(body);
-        let offset = b.ins().ishl_imm_u(i, 3);
-        let base = b.ins().iadd(block, offset);
+        self.forget();
+        let offset = self.builder.ins().ishl_imm_u(i, 3);
+        let base = self.builder.ins().iadd(block, offset);
         let stride = self.stride_slot(stride_value);
         self.addr = Addressing::Fleet {
             base,
@@ -270,6 +291,7 @@ impl<'s> Translator<'_, '_, 's> {
         let next = self.builder.ins().iadd_imm_u(i, 1);
         self.builder.ins().jump(header, &[BlockArg::Value(next)]);
         self.builder.switch_to_block(exit);
+        self.forget();
     }
 
     /// Emits statements in order, leaving the builder in the block where
@@ -324,6 +346,8 @@ impl<'s> Translator<'_, '_, 's> {
         };
         let callee = self.env.module.declare_func_in_func(id, self.builder.func);
         self.env.pending.push(Chunk { id, shape, stmts });
+        // The chunk reads and writes memory: what we know is stale after.
+        self.forget();
         match self.addr {
             Addressing::Single { block, scratch } => {
                 self.builder.ins().call(callee, &[block, scratch]);
@@ -355,6 +379,9 @@ impl<'s> Translator<'_, '_, 's> {
         let cond = self.truthy(c);
         let then_block = self.builder.create_block();
         let merge = self.builder.create_block();
+        // Both branches start from what was known before them (those
+        // values dominate both); after the merge, nothing is assumed.
+        let before = (self.known.clone(), self.recent.clone());
         if otherwise.is_empty() {
             self.builder.ins().brif(cond, then_block, &[], merge, &[]);
         } else {
@@ -365,11 +392,13 @@ impl<'s> Translator<'_, '_, 's> {
             self.builder.switch_to_block(else_block);
             self.block(otherwise);
             self.builder.ins().jump(merge, &[]);
+            (self.known, self.recent) = before.clone();
         }
         self.builder.switch_to_block(then_block);
         self.block(then);
         self.builder.ins().jump(merge, &[]);
         self.builder.switch_to_block(merge);
+        self.forget();
     }
 
     fn while_(&mut self, c: &Expr, body: &'s [Stmt]) {
@@ -378,6 +407,8 @@ impl<'s> Translator<'_, '_, 's> {
         let exit = self.builder.create_block();
         self.builder.ins().jump(header, &[]);
         self.builder.switch_to_block(header);
+        // The header is reached again from the body's end.
+        self.forget();
         let c = self.expr(c);
         let cond = self.truthy(c);
         self.builder.ins().brif(cond, body_block, &[], exit, &[]);
@@ -385,6 +416,7 @@ impl<'s> Translator<'_, '_, 's> {
         self.block(body);
         self.builder.ins().jump(header, &[]);
         self.builder.switch_to_block(exit);
+        self.forget();
     }
 
     /// Emits an expression; gives its value.
@@ -553,10 +585,35 @@ impl<'s> Translator<'_, '_, 's> {
     }
 
     fn load(&mut self, slot: Slot) -> Value {
+        if let Some(&v) = self.known.get(&slot) {
+            return v;
+        }
         let (base, offset) = self.address(slot);
-        self.builder
+        let v = self
+            .builder
             .ins()
-            .load(types::F64, MemFlagsData::trusted(), base, offset)
+            .load(types::F64, MemFlagsData::trusted(), base, offset);
+        self.remember(slot, v);
+        v
+    }
+
+    /// Forgets everything known about memory.
+    fn forget(&mut self) {
+        self.known.clear();
+        self.recent.clear();
+    }
+
+    /// Records that `slot` holds `v`, forgetting the oldest entry past
+    /// [`FORWARD`].
+    fn remember(&mut self, slot: Slot, v: Value) {
+        if self.known.insert(slot, v).is_none() {
+            self.recent.push_back(slot);
+            if self.recent.len() > FORWARD
+                && let Some(old) = self.recent.pop_front()
+            {
+                self.known.remove(&old);
+            }
+        }
     }
 
     fn store(&mut self, slot: Slot, v: Value) {
@@ -564,6 +621,7 @@ impl<'s> Translator<'_, '_, 's> {
         self.builder
             .ins()
             .store(MemFlagsData::trusted(), v, base, offset);
+        self.remember(slot, v);
     }
 }
 
