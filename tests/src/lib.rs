@@ -5,6 +5,8 @@
 //! tree. Keeping the rendering here means every test shows diagnostics
 //! exactly as `twinc check` prints them.
 
+pub mod differential;
+
 use twin_compiler::check::check;
 use twin_compiler::diagnostic::render;
 use twin_compiler::source::Sources;
