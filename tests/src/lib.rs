@@ -58,35 +58,45 @@ pub fn conformance_cases() -> Option<std::path::PathBuf> {
 /// component instances, in the proportions of real models. Used by the
 /// benchmarks.
 pub fn generated_model(lines: usize) -> String {
-    let mut out = String::from(
-        "//! Generated benchmark model.\nuse std::filters::Lag\n\n\
-         component Heat<U>(x: U, gain: W/U, capacity: J/K) -> K {\n    \
-         state rise: K = 0 K\n    der(rise) = (gain * x - 2 W/K * rise) / capacity\n    \
-         return rise\n}\n\n",
-    );
+    let mut out = String::from("//! Generated benchmark model.\n");
+    out.push_str(GENERATED_PRELUDE);
     let mut twin = 0;
     while out.lines().count() < lines {
-        out.push_str(&format!(
-            "/// Unit {twin} of the plant.\ntwin Unit{twin} {{\n    step 100 ms\n"
-        ));
-        for k in 0..40 {
-            out.push_str(&format!(
-                "    sensor current{k}: A range 0 A .. 60 A stale after 5 s\n\
-                 \x20   sensor ambient{k}: degC = 20 degC\n\
-                 \x20   param capacity{k}: kJ/K = 5 kJ/K\n\
-                 \x20   let power{k}: kW = 400 V * current{k} * 0.9\n\
-                 \x20   let smooth{k} = Lag(x: current{k}, tau: 30 s)\n\
-                 \x20   let rise{k} = Heat(x: current{k}, gain: 2 W/A, capacity: capacity{k})\n\
-                 \x20   state temp{k}: degC = 25 degC\n\
-                 \x20   der(temp{k}) = (0.02 * power{k} - 3 W/K * (temp{k} - ambient{k})) / capacity{k}\n\
-                 \x20   alarm hot{k}: warning when temp{k} > 80 degC for 30 s clear when temp{k} < 75 degC\n\
-                 \x20   actuator limit{k}: A range 0 A .. 60 A slew 1 A/s\n\
-                 \x20   on hot{k} {{\n        limit{k} = 0.8 * smooth{k}\n    }}\n"
-            ));
-        }
-        out.push_str("}\n\n");
+        out.push_str(&format!("/// Unit {twin} of the plant.\n"));
+        out.push_str(&generated_twin(&format!("Unit{twin}"), 40));
+        out.push('\n');
         twin += 1;
     }
+    out
+}
+
+/// The imports and the component every generated twin uses.
+pub const GENERATED_PRELUDE: &str = "use std::filters::Lag\n\n\
+    component Heat<U>(x: U, gain: W/U, capacity: J/K) -> K {\n    \
+    state rise: K = 0 K\n    der(rise) = (gain * x - 2 W/K * rise) / capacity\n    \
+    return rise\n}\n\n";
+
+/// One generated twin named `name` with `blocks` groups of sensors,
+/// params, lets, component instances, a state, an alarm, an actuator and
+/// a handler (12 lines each); it needs [`GENERATED_PRELUDE`] before it.
+pub fn generated_twin(name: &str, blocks: usize) -> String {
+    let mut out = format!("twin {name} {{\n    step 100 ms\n");
+    for k in 0..blocks {
+        out.push_str(&format!(
+            "    sensor current{k}: A range 0 A .. 60 A stale after 5 s\n\
+             \x20   sensor ambient{k}: degC = 20 degC\n\
+             \x20   param capacity{k}: kJ/K = 5 kJ/K\n\
+             \x20   let power{k}: kW = 400 V * current{k} * 0.9\n\
+             \x20   let smooth{k} = Lag(x: current{k}, tau: 30 s)\n\
+             \x20   let rise{k} = Heat(x: current{k}, gain: 2 W/A, capacity: capacity{k})\n\
+             \x20   state temp{k}: degC = 25 degC\n\
+             \x20   der(temp{k}) = (0.02 * power{k} - 3 W/K * (temp{k} - ambient{k})) / capacity{k}\n\
+             \x20   alarm hot{k}: warning when temp{k} > 80 degC for 30 s clear when temp{k} < 75 degC\n\
+             \x20   actuator limit{k}: A range 0 A .. 60 A slew 1 A/s\n\
+             \x20   on hot{k} {{\n        limit{k} = 0.8 * smooth{k}\n    }}\n"
+        ));
+    }
+    out.push_str("}\n");
     out
 }
 

@@ -247,29 +247,11 @@ fn shipped_models_run_as_fleets() {
 /// component instances, states, alarms, actuators and handlers (the
 /// benchmark model's block, all in one twin).
 fn big_twin(blocks: usize) -> String {
-    let mut out = String::from(
-        "use std::filters::Lag\n\n\
-         component Heat<U>(x: U, gain: W/U, capacity: J/K) -> K {\n    \
-         state rise: K = 0 K\n    der(rise) = (gain * x - 2 W/K * rise) / capacity\n    \
-         return rise\n}\n\ntwin Big {\n    step 100 ms\n",
-    );
-    for k in 0..blocks {
-        out.push_str(&format!(
-            "    sensor current{k}: A range 0 A .. 60 A stale after 5 s\n\
-             \x20   sensor ambient{k}: degC = 20 degC\n\
-             \x20   param capacity{k}: kJ/K = 5 kJ/K\n\
-             \x20   let power{k}: kW = 400 V * current{k} * 0.9\n\
-             \x20   let smooth{k} = Lag(x: current{k}, tau: 30 s)\n\
-             \x20   let rise{k} = Heat(x: current{k}, gain: 2 W/A, capacity: capacity{k})\n\
-             \x20   state temp{k}: degC = 25 degC\n\
-             \x20   der(temp{k}) = (0.02 * power{k} - 3 W/K * (temp{k} - ambient{k})) / capacity{k}\n\
-             \x20   alarm hot{k}: warning when temp{k} > 80 degC for 30 s clear when temp{k} < 75 degC\n\
-             \x20   actuator limit{k}: A range 0 A .. 60 A slew 1 A/s\n\
-             \x20   on hot{k} {{\n        limit{k} = 0.8 * smooth{k}\n    }}\n"
-        ));
-    }
-    out.push_str("}\n");
-    out
+    format!(
+        "{}{}",
+        twin_tests::GENERATED_PRELUDE,
+        twin_tests::generated_twin("Big", blocks)
+    )
 }
 
 fn statements(stmts: &[Stmt]) -> usize {

@@ -100,15 +100,7 @@ impl Checker {
                         "param",
                     ) {
                         let t = self.expr(m, Scope::Run(twin), e, &[]);
-                        let want = self.program.twins[twin].members[id].ty.clone();
-                        let unit = self.program.twins[twin].members[id].unit.text.clone();
-                        self.expect_type(
-                            &want,
-                            &t,
-                            Some(&unit),
-                            &[],
-                            &format!("`{}`", path.text()),
-                        );
+                        self.expect_member_type(twin, id, &t, path);
                         run.set.push((id, t));
                     }
                 }
@@ -121,15 +113,7 @@ impl Checker {
                     ) {
                         let t = self.expr(m, Scope::Run(twin), e, &[]);
                         if !matches!(t.kind, TExprKind::Csv(..)) {
-                            let want = self.program.twins[twin].members[id].ty.clone();
-                            let unit = self.program.twins[twin].members[id].unit.text.clone();
-                            self.expect_type(
-                                &want,
-                                &t,
-                                Some(&unit),
-                                &[],
-                                &format!("`{}`", path.text()),
-                            );
+                            self.expect_member_type(twin, id, &t, path);
                         }
                         run.sensors.push((id, t));
                     }
@@ -200,6 +184,20 @@ impl Checker {
             );
         }
         Some(run)
+    }
+
+    /// Checks a value given to a member of the twin against the member's
+    /// declared type and unit.
+    fn expect_member_type(
+        &mut self,
+        twin: usize,
+        id: usize,
+        t: &crate::hir::TExpr,
+        path: &ast::Path,
+    ) {
+        let member = &self.program.twins[twin].members[id];
+        let (want, unit) = (member.ty.clone(), member.unit.text.clone());
+        self.expect_type(&want, t, Some(&unit), &[], &format!("`{}`", path.text()));
     }
 
     /// Resolves a scenario/test name to a member of the twin.
