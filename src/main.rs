@@ -6,7 +6,10 @@
 
 mod check;
 mod load;
+mod plot;
+mod progress;
 mod sim;
+mod simulate;
 mod test;
 
 use std::process::ExitCode;
@@ -28,6 +31,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Run a twin over time and write its signals as CSV.
     Sim(sim::SimArgs),
+    /// Run a `scenario` (a what-if study) and report what happened.
+    Simulate(simulate::SimulateArgs),
     /// Run the `test` blocks of files or folders.
     Test(test::TestArgs),
 }
@@ -65,6 +70,7 @@ fn run() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Sim(args) => sim::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Test(args) => test::run(&args),
     };
     ExitCode::from(code)

@@ -284,15 +284,20 @@ fn run_ticks<E: Engine>(
     if !args.quiet {
         sim.write_header(&mut out).map_err(io)?;
     }
+    let mut progress = crate::progress::Progress::new();
     for k in 0..=ticks {
         sim.step_to_record();
         if !args.quiet {
             sim.write_row(&mut out).map_err(io)?;
         }
+        if k % twin_runtime::scenario::PROGRESS_EVERY == 0 {
+            progress.update(k, ticks + 1);
+        }
         if k < ticks {
             sim.advance();
         }
     }
+    progress.update(ticks + 1, ticks + 1);
     out.flush().map_err(io)?;
     Ok(sim.rejected())
 }

@@ -2,16 +2,21 @@
 //!
 //! Takes files and folders (default: the current folder); gives a line per
 //! test (`ok` or `FAIL`, with the failed expectation, its time and the
-//! values involved) and the closing line `N passed, N failed`. Exit status
-//! 0 when every test passes, 1 when one fails or a file has errors, 2 on
-//! bad usage.
+//! values involved) and the closing line `N passed, N failed`. Tests run
+//! on every core; their lines print in file order as results come in.
+//! Exit status 0 when every test passes, 1 when one fails or a file has
+//! errors, 2 on bad usage.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use clap::Args;
 use twin_compiler::codegen::CompiledModel;
-use twin_runtime::runs::{Prepared, prepare, run_test};
+use twin_compiler::hir::Run;
+use twin_runtime::runs::{Outcome, Prepared, prepare, run_test};
 use twin_runtime::sim::Interpreter;
 
 use crate::load::{self, Failure};
@@ -43,58 +48,69 @@ pub fn run(args: &TestArgs) -> u8 {
             }
         }
     }
-    let (mut passed, mut failed, mut broken) = (0usize, 0usize, 0usize);
+    let mut broken = 0usize;
+    let mut loaded_files = Vec::new();
     for file in &files {
-        let loaded = match load::load_and_check(file) {
-            Ok(l) => l,
+        match load::load_and_check(file) {
+            Ok(l) => loaded_files.push((file, l)),
             Err(Failure::Model(text)) => {
                 eprint!("{text}");
                 broken += 1;
-                continue;
             }
             Err(f) => return f.report(),
-        };
-        let base = file.parent().map(PathBuf::from).unwrap_or_default();
+        }
+    }
+    // One job per selected test, in file order.
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    for (file, loaded) in &loaded_files {
         let program = &loaded.checked.program;
         for run in &program.tests {
-            if loaded.sources.get(run.span.file).name != file.display().to_string() {
-                continue;
-            }
-            if args
+            let ours = loaded.sources.get(run.span.file).name == file.display().to_string();
+            let selected = args
                 .filter
                 .as_ref()
-                .is_some_and(|f| !run.name.contains(f.as_str()))
-            {
-                continue;
-            }
-            let twin = &program.twins[run.twin].name;
-            let started = Instant::now();
-            let outcome = prepare(program, run, &base).and_then(|p| execute(&p).map(|o| (p, o)));
-            let elapsed = started.elapsed().as_secs_f64() * 1e3;
-            match outcome {
-                Ok((_, outcomes)) if outcomes.iter().all(|o| o.passed) => {
-                    passed += 1;
-                    println!("ok    {}  ({twin}, {elapsed:.1} ms)", run.name);
-                }
-                Ok((_, outcomes)) => {
-                    failed += 1;
-                    println!("FAIL  {}  ({twin})", run.name);
-                    for (o, x) in outcomes.iter().zip(&run.expects) {
-                        if !o.passed {
-                            let (line, _) = loaded.sources.get(x.span.file).line_col(x.span.start);
-                            let text = loaded.sources.slice(x.span);
-                            println!("      {}:{line}: {text}", file.display());
-                            println!("      {}", o.detail);
-                        }
-                    }
-                }
-                Err(e) => {
-                    failed += 1;
-                    println!("FAIL  {}  ({twin})\n      {e}", run.name);
-                }
+                .is_none_or(|f| run.name.contains(f.as_str()));
+            if ours && selected {
+                jobs.push(Job { file, loaded, run });
             }
         }
     }
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let (send, receive) = mpsc::channel::<(usize, Result)>();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let send = send.clone();
+            let (jobs, next) = (&jobs, &next);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    if send.send((i, job.execute())).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(send);
+        // Print in file order as soon as each next result is in.
+        let mut waiting: BTreeMap<usize, Result> = BTreeMap::new();
+        let mut shown = 0;
+        for (i, result) in receive {
+            waiting.insert(i, result);
+            while let Some(result) = waiting.remove(&shown) {
+                if jobs[shown].report(&result) {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                }
+                shown += 1;
+            }
+        }
+    });
     if broken > 0 {
         println!(
             "{broken} file{} with errors: their tests did not run",
@@ -105,9 +121,60 @@ pub fn run(args: &TestArgs) -> u8 {
     if failed > 0 || broken > 0 { 1 } else { 0 }
 }
 
+/// What running one test gives: its expectations' outcomes (or why it
+/// could not run) and how long it took in ms.
+type Result = (std::result::Result<Vec<Outcome>, String>, f64);
+
+/// One test of one loaded file.
+struct Job<'a> {
+    file: &'a PathBuf,
+    loaded: &'a load::Loaded,
+    run: &'a Run,
+}
+
+impl Job<'_> {
+    /// Prepares and runs the test.
+    fn execute(&self) -> Result {
+        let started = Instant::now();
+        let base = self.file.parent().map(PathBuf::from).unwrap_or_default();
+        let program = &self.loaded.checked.program;
+        let outcome = prepare(program, self.run, &base).and_then(|p| execute(&p));
+        (outcome, started.elapsed().as_secs_f64() * 1e3)
+    }
+
+    /// Prints the test's line (and its failures); gives whether it passed.
+    fn report(&self, (outcome, ms): &Result) -> bool {
+        let twin = &self.loaded.checked.program.twins[self.run.twin].name;
+        let name = &self.run.name;
+        match outcome {
+            Ok(outcomes) if outcomes.iter().all(|o| o.passed) => {
+                println!("ok    {name}  ({twin}, {ms:.1} ms)");
+                true
+            }
+            Ok(outcomes) => {
+                println!("FAIL  {name}  ({twin})");
+                for (o, x) in outcomes.iter().zip(&self.run.expects) {
+                    if !o.passed {
+                        let sources = &self.loaded.sources;
+                        let (line, _) = sources.get(x.span.file).line_col(x.span.start);
+                        let text = sources.slice(x.span);
+                        println!("      {}:{line}: {text}", self.file.display());
+                        println!("      {}", o.detail);
+                    }
+                }
+                false
+            }
+            Err(e) => {
+                println!("FAIL  {name}  ({twin})\n      {e}");
+                false
+            }
+        }
+    }
+}
+
 /// Runs a prepared test on native code, or the interpreter if native
 /// compilation fails.
-fn execute(p: &Prepared) -> Result<Vec<twin_runtime::runs::Outcome>, String> {
+fn execute(p: &Prepared) -> std::result::Result<Vec<Outcome>, String> {
     match CompiledModel::compile(&p.model) {
         Ok(jit) => run_test(p, jit),
         Err(_) => run_test(p, Interpreter),

@@ -6,8 +6,10 @@
 //! --inputs`, scenario `csv(...)` replays), which applies the data-quality
 //! rules every source shares (a bad cell is rejected and counted, never
 //! applied, never fatal), and [`sim`], which runs a model tick by tick
-//! against such data.
+//! against such data; [`runs`] prepares `scenario` and `test` blocks and
+//! runs tests, and [`scenario`] runs what-if scenarios into a report.
 
 pub mod input;
 pub mod runs;
+pub mod scenario;
 pub mod sim;

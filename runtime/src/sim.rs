@@ -335,7 +335,7 @@ impl<'m, E: Engine> Simulation<'m, E> {
     }
 
     /// Writes the CSV header.
-    pub fn write_header(&self, out: &mut impl Write) -> std::io::Result<()> {
+    pub fn write_header(&self, out: &mut (impl Write + ?Sized)) -> std::io::Result<()> {
         write!(out, "t")?;
         for o in &self.model.outputs {
             write!(out, ",{}", o.name)?;
@@ -344,7 +344,7 @@ impl<'m, E: Engine> Simulation<'m, E> {
     }
 
     /// Writes the current row: every output in its unit.
-    pub fn write_row(&self, out: &mut impl Write) -> std::io::Result<()> {
+    pub fn write_row(&self, out: &mut (impl Write + ?Sized)) -> std::io::Result<()> {
         write!(out, "{}", format_time(self.time()))?;
         for o in &self.model.outputs {
             let v = self.mem.get(o.slot);

@@ -1,9 +1,12 @@
 //! End-to-end tests of `twinc`: the built binary run as a user runs it,
-//! checking exit statuses, stdout and stderr of `check` and `sim`, and that
-//! every bundled example checks and simulates.
+//! checking exit statuses, stdout and stderr of `check`, `sim`, `test` and
+//! `simulate` (in [`simulate`]), and that every bundled example checks and
+//! simulates.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+mod simulate;
 
 fn twinc(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_twinc"))
