@@ -8,6 +8,7 @@ mod check;
 mod load;
 mod plot;
 mod progress;
+mod run;
 mod sim;
 mod simulate;
 mod test;
@@ -31,6 +32,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Run a twin over time and write its signals as CSV.
     Sim(sim::SimArgs),
+    /// Run twins in production from a deployment manifest.
+    Run(run::RunArgs),
     /// Run a `scenario` (a what-if study) and report what happened.
     Simulate(simulate::SimulateArgs),
     /// Run the `test` blocks of files or folders.
@@ -70,6 +73,7 @@ fn run() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Sim(args) => sim::run(&args),
+        Command::Run(args) => run::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Test(args) => test::run(&args),
     };

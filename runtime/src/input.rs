@@ -24,6 +24,50 @@ pub enum Reject {
     Late,
     /// The same time as the previous sample.
     Duplicate,
+    /// A message payload that is not JSON.
+    NotJson,
+    /// A message without the field its binding points at.
+    MissingField,
+    /// A unit that does not exist or does not fit the sensor.
+    UnknownUnit,
+    /// A message for an instance id that is not running.
+    UnknownTwin,
+    /// A message on a topic (or a CSV column) no binding reads.
+    Unbound,
+}
+
+impl Reject {
+    /// Every reason, in order.
+    pub const ALL: [Reject; 11] = [
+        Reject::Garbled,
+        Reject::NotANumber,
+        Reject::Infinite,
+        Reject::OutOfRange,
+        Reject::Late,
+        Reject::Duplicate,
+        Reject::NotJson,
+        Reject::MissingField,
+        Reject::UnknownUnit,
+        Reject::UnknownTwin,
+        Reject::Unbound,
+    ];
+
+    /// A short machine name (`out_of_range`) for metrics and history.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reject::Garbled => "not_a_number",
+            Reject::NotANumber => "nan",
+            Reject::Infinite => "infinite",
+            Reject::OutOfRange => "out_of_range",
+            Reject::Late => "late",
+            Reject::Duplicate => "duplicate",
+            Reject::NotJson => "not_json",
+            Reject::MissingField => "missing_field",
+            Reject::UnknownUnit => "unknown_unit",
+            Reject::UnknownTwin => "unknown_twin",
+            Reject::Unbound => "unbound",
+        }
+    }
 }
 
 impl fmt::Display for Reject {
@@ -35,6 +79,11 @@ impl fmt::Display for Reject {
             Reject::OutOfRange => "out of range",
             Reject::Late => "older than the held sample",
             Reject::Duplicate => "duplicate",
+            Reject::NotJson => "not JSON",
+            Reject::MissingField => "missing field",
+            Reject::UnknownUnit => "unknown unit",
+            Reject::UnknownTwin => "unknown twin id",
+            Reject::Unbound => "no binding reads it",
         })
     }
 }

@@ -10,6 +10,7 @@
 //! runs tests, and [`scenario`] runs what-if scenarios into a report.
 
 pub mod input;
+pub mod live;
 pub mod runs;
 pub mod scenario;
 pub mod sim;

@@ -1,0 +1,469 @@
+//! A fleet: every running instance of one model, ticking together.
+//!
+//! Takes a lowered [`Model`], its native code, and samples already decoded
+//! to SI values with their twin time; gives ticks. Instances live in one
+//! struct-of-arrays block (slot `s` of instance `i` at `s * n + i`) that
+//! the JIT's batch entry points advance in one call per phase; the tick
+//! clock (`t`, `dt`, `k`) is shared. Each sample is checked before it is
+//! queued (NaN, infinite, out of range, older than or as old as the latest
+//! sample of that sensor: rejected, never applied); at tick k every sensor
+//! takes its latest queued sample stamped at or before t_k, as `twinc sim`
+//! does. A tick reports what changed: actuator commands and alarm raises
+//! and clears.
+
+use std::collections::VecDeque;
+
+use twin_compiler::codegen::CompiledModel;
+use twin_compiler::interp::{self, Memory};
+use twin_compiler::ir::{MessagePiece, Model, Slot};
+
+use crate::input::Reject;
+
+/// Something that happened at a tick.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// An actuator's command changed (or was first computed).
+    Command {
+        /// Instance index.
+        instance: usize,
+        /// Index into `Model::actuators`.
+        actuator: usize,
+        /// The command in the actuator's unit.
+        value: f64,
+    },
+    /// An alarm was raised or cleared.
+    Alarm {
+        /// Instance index.
+        instance: usize,
+        /// Index into `Model::alarms`.
+        alarm: usize,
+        /// Raised (true) or cleared.
+        raised: bool,
+        /// The alarm's message with its values filled in.
+        message: String,
+    },
+}
+
+/// The fleet's state that a checkpoint keeps.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    /// The tick index.
+    pub k: u64,
+    /// Per instance: its id and every persistent slot by name.
+    pub instances: Vec<(String, Vec<(String, f64)>)>,
+}
+
+/// Every instance of one model.
+pub struct Fleet {
+    model: Model,
+    code: Option<CompiledModel>,
+    ids: Vec<String>,
+    /// Struct-of-arrays: `persistent * n`.
+    block: Vec<f64>,
+    /// Shared by the instances (the clock and solver temporaries).
+    scratch: Vec<f64>,
+    k: u64,
+    dt: f64,
+    /// Per instance, per sensor: queued (time, SI value), in time order.
+    queues: Vec<Vec<VecDeque<(f64, f64)>>>,
+    /// Per instance, per sensor: the time of the newest sample accepted.
+    newest: Vec<Vec<f64>>,
+    /// Per instance, per actuator: the last command reported.
+    commands: Vec<Vec<f64>>,
+    /// Per instance, per alarm: whether it is raised.
+    alarms: Vec<Vec<bool>>,
+}
+
+impl Fleet {
+    /// A fleet with no instances at tick 0. Runs on native code when the
+    /// model compiles (it always should), otherwise on the interpreter.
+    pub fn new(model: Model, dt: f64) -> Fleet {
+        let code = CompiledModel::compile(&model).ok();
+        let mut scratch = vec![0.0; model.scratch_len()];
+        let persistent = model.persistent as usize;
+        let mut set = |slot: Slot, v: f64| {
+            if let Some(x) = (slot as usize)
+                .checked_sub(persistent)
+                .and_then(|s| scratch.get_mut(s))
+            {
+                *x = v;
+            }
+        };
+        set(model.dt, dt);
+        model.set_tick(&mut set, 0, dt);
+        Fleet {
+            model,
+            code,
+            ids: Vec::new(),
+            block: Vec::new(),
+            scratch,
+            k: 0,
+            dt,
+            queues: Vec::new(),
+            newest: Vec::new(),
+            commands: Vec::new(),
+            alarms: Vec::new(),
+        }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Whether the fleet runs on native code.
+    pub fn is_native(&self) -> bool {
+        self.code.is_some()
+    }
+
+    /// Instance ids, by index.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// The index of an instance.
+    pub fn index(&self, id: &str) -> Option<usize> {
+        self.ids.iter().position(|i| i == id)
+    }
+
+    /// The current tick index.
+    pub fn tick_index(&self) -> u64 {
+        self.k
+    }
+
+    /// The current tick's twin time (s).
+    pub fn time(&self) -> f64 {
+        self.k as f64 * self.dt
+    }
+
+    /// The step (s).
+    pub fn step(&self) -> f64 {
+        self.dt
+    }
+
+    /// A slot's value in instance `i` (SI).
+    pub fn get(&self, i: usize, slot: Slot) -> f64 {
+        let n = self.ids.len();
+        let p = self.model.persistent as usize;
+        let s = slot as usize;
+        if s < p {
+            self.block.get(s * n + i).copied().unwrap_or(f64::NAN)
+        } else {
+            self.scratch.get(s - p).copied().unwrap_or(f64::NAN)
+        }
+    }
+
+    fn set(&mut self, i: usize, slot: Slot, v: f64) {
+        let n = self.ids.len();
+        if let Some(x) = self.block.get_mut(slot as usize * n + i) {
+            *x = v;
+        }
+    }
+
+    /// Adds an instance at the current tick: params (with `overrides`, in
+    /// SI), sensor defaults, then the model's `init`. Gives its index.
+    pub fn add(&mut self, id: &str, overrides: &[(String, f64)]) -> usize {
+        if let Some(i) = self.index(id) {
+            return i;
+        }
+        let mut mem = self.fresh_memory();
+        for p in &self.model.params {
+            let v = match overrides.iter().rev().find(|(n, _)| *n == p.name) {
+                Some((_, v)) => *v,
+                None => interp::eval(&p.default, &mem),
+            };
+            mem.set(p.slot, v);
+        }
+        interp::exec(&self.model.init_sensors, &mut mem);
+        match &self.code {
+            Some(code) => code.init(&mut mem),
+            None => interp::exec(&self.model.init, &mut mem),
+        }
+        self.insert(id, &mem.block)
+    }
+
+    /// Memory for one instance with the fleet's clock.
+    fn fresh_memory(&self) -> Memory {
+        let mut mem = Memory::new(&self.model);
+        mem.scratch.clone_from(&self.scratch);
+        mem
+    }
+
+    /// Appends an instance whose persistent slots are `column`.
+    fn insert(&mut self, id: &str, column: &[f64]) -> usize {
+        let n = self.ids.len();
+        let p = self.model.persistent as usize;
+        let mut block = Vec::with_capacity(p * (n + 1));
+        for s in 0..p {
+            block.extend_from_slice(&self.block[s * n..s * n + n]);
+            block.push(column.get(s).copied().unwrap_or(0.0));
+        }
+        self.block = block;
+        self.ids.push(id.to_string());
+        let sensors = self.model.sensors.len();
+        self.queues.push(vec![VecDeque::new(); sensors]);
+        self.newest.push(vec![f64::NEG_INFINITY; sensors]);
+        self.commands
+            .push(vec![f64::NAN; self.model.actuators.len()]);
+        self.alarms.push(vec![false; self.model.alarms.len()]);
+        n
+    }
+
+    /// Offers a sample of sensor `sensor` (index into `Model::sensors`) of
+    /// instance `i`, in SI, stamped `t` (twin time). Rejected samples are
+    /// never applied.
+    pub fn offer(&mut self, i: usize, sensor: usize, t: f64, value: f64) -> Result<(), Reject> {
+        let info = self.model.sensors.get(sensor).ok_or(Reject::Garbled)?;
+        if value.is_nan() {
+            return Err(Reject::NotANumber);
+        }
+        if value.is_infinite() {
+            return Err(Reject::Infinite);
+        }
+        if let Some((lo, hi)) = info.range
+            && !(lo..=hi).contains(&value)
+        {
+            return Err(Reject::OutOfRange);
+        }
+        if !t.is_finite() {
+            return Err(Reject::Garbled);
+        }
+        let newest = self
+            .newest
+            .get_mut(i)
+            .and_then(|n| n.get_mut(sensor))
+            .ok_or(Reject::Garbled)?;
+        if t < *newest {
+            return Err(Reject::Late);
+        }
+        if t == *newest {
+            return Err(Reject::Duplicate);
+        }
+        *newest = t;
+        self.queues[i][sensor].push_back((t, value));
+        Ok(())
+    }
+
+    /// Runs tick k up to the point its row is recorded: applies due
+    /// samples, runs the tick program, and reports what changed.
+    pub fn tick(&mut self) -> Vec<Event> {
+        let limit = self.time() + self.dt * 1e-9;
+        let n = self.ids.len();
+        for i in 0..n {
+            for s in 0..self.model.sensors.len() {
+                let mut latest = None;
+                while let Some(&(t, v)) = self.queues[i][s].front() {
+                    if t > limit {
+                        break;
+                    }
+                    latest = Some((t, v));
+                    self.queues[i][s].pop_front();
+                }
+                if let Some((t, v)) = latest {
+                    let (slot, stamp) = {
+                        let info = &self.model.sensors[s];
+                        (info.slot, info.last_sample)
+                    };
+                    self.set(i, slot, v);
+                    self.set(i, stamp, t);
+                }
+            }
+        }
+        self.run_phase(Phase::Tick);
+        let mut events = Vec::new();
+        for i in 0..n {
+            for (a, info) in self.model.actuators.iter().enumerate() {
+                let v = info.unit.from_si(self.get(i, info.slot));
+                let last = self.commands[i][a];
+                if v != last && !(v.is_nan() && last.is_nan()) {
+                    self.commands[i][a] = v;
+                    events.push(Event::Command {
+                        instance: i,
+                        actuator: a,
+                        value: v,
+                    });
+                }
+            }
+            for (a, info) in self.model.alarms.iter().enumerate() {
+                let on = self.get(i, info.slot) != 0.0;
+                if on != self.alarms[i][a] {
+                    self.alarms[i][a] = on;
+                    events.push(Event::Alarm {
+                        instance: i,
+                        alarm: a,
+                        raised: on,
+                        message: self.message(i, &info.message),
+                    });
+                }
+            }
+        }
+        events
+    }
+
+    /// Integrates every instance to the next tick.
+    pub fn advance(&mut self) {
+        self.run_phase(Phase::Integrate);
+        self.k += 1;
+        let (k, dt) = (self.k, self.dt);
+        let p = self.model.persistent as usize;
+        let scratch = &mut self.scratch;
+        self.model.set_tick(
+            &mut |slot, v| {
+                if let Some(x) = (slot as usize)
+                    .checked_sub(p)
+                    .and_then(|s| scratch.get_mut(s))
+                {
+                    *x = v;
+                }
+            },
+            k,
+            dt,
+        );
+    }
+
+    fn run_phase(&mut self, phase: Phase) {
+        let n = self.ids.len();
+        if n == 0 {
+            return;
+        }
+        if let Some(code) = &self.code {
+            match phase {
+                Phase::Tick => code.tick_batch(&mut self.block, &mut self.scratch, n),
+                Phase::Integrate => code.integrate_batch(&mut self.block, &mut self.scratch, n),
+            }
+            return;
+        }
+        // The interpreter: one instance at a time through its own memory.
+        let p = self.model.persistent as usize;
+        let program = match phase {
+            Phase::Tick => &self.model.tick,
+            Phase::Integrate => &self.model.integrate,
+        };
+        let mut mem = Memory::new(&self.model);
+        for i in 0..n {
+            for s in 0..p {
+                mem.block[s] = self.block[s * n + i];
+            }
+            mem.scratch.clone_from(&self.scratch);
+            interp::exec(program, &mut mem);
+            for s in 0..p {
+                self.block[s * n + i] = mem.block[s];
+            }
+        }
+        self.scratch.clone_from(&mem.scratch);
+    }
+
+    /// An alarm message with its values in their units.
+    fn message(&self, i: usize, pieces: &[MessagePiece]) -> String {
+        pieces
+            .iter()
+            .map(|p| match p {
+                MessagePiece::Text(t) => t.clone(),
+                MessagePiece::Value(slot, unit) => {
+                    let v = unit.from_si(self.get(i, *slot));
+                    let v = (v * 10.0).round() / 10.0;
+                    if unit.text.is_empty() || unit.text == "1" {
+                        format!("{v}")
+                    } else {
+                        format!("{v} {}", unit.text)
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Whether alarm `a` of instance `i` is raised.
+    pub fn alarm_raised(&self, i: usize, a: usize) -> bool {
+        self.alarms
+            .get(i)
+            .and_then(|x| x.get(a))
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// The fleet's state, by slot name.
+    pub fn snapshot(&self) -> Snapshot {
+        let p = self.model.persistent as usize;
+        Snapshot {
+            k: self.k,
+            instances: (0..self.ids.len())
+                .map(|i| {
+                    let slots = (0..p)
+                        .map(|s| (self.model.slots[s].name.clone(), self.get(i, s as Slot)))
+                        .collect();
+                    (self.ids[i].clone(), slots)
+                })
+                .collect(),
+        }
+    }
+
+    /// Restores a snapshot: the tick index, and for each instance every
+    /// slot whose name the model still has (params keep their current,
+    /// configured values). Instances not yet in the fleet are added.
+    /// Gives, per instance, the names that were dropped (in the snapshot,
+    /// not in the model) and added (in the model, not in the snapshot).
+    pub fn restore(
+        &mut self,
+        snapshot: &Snapshot,
+        overrides: &dyn Fn(&str) -> Vec<(String, f64)>,
+    ) -> Vec<(String, Vec<String>, Vec<String>)> {
+        self.k = snapshot.k;
+        let (k, dt) = (self.k, self.dt);
+        let p = self.model.persistent as usize;
+        {
+            let scratch = &mut self.scratch;
+            self.model.set_tick(
+                &mut |slot, v| {
+                    if let Some(x) = (slot as usize)
+                        .checked_sub(p)
+                        .and_then(|s| scratch.get_mut(s))
+                    {
+                        *x = v;
+                    }
+                },
+                k,
+                dt,
+            );
+        }
+        let params: Vec<Slot> = self.model.params.iter().map(|x| x.slot).collect();
+        let mut report = Vec::new();
+        for (id, slots) in &snapshot.instances {
+            let i = self.add(id, &overrides(id));
+            let mut dropped = Vec::new();
+            let mut seen = vec![false; p];
+            for (name, v) in slots {
+                match self.model.slots[..p].iter().position(|s| s.name == *name) {
+                    Some(s) => {
+                        seen[s] = true;
+                        if !params.contains(&(s as Slot)) {
+                            self.set(i, s as Slot, *v);
+                        }
+                    }
+                    None => dropped.push(name.clone()),
+                }
+            }
+            let added = (0..p)
+                .filter(|s| !seen[*s])
+                .map(|s| self.model.slots[s].name.clone())
+                .collect();
+            // Sensors keep their restored value; new samples must be newer.
+            for (s, info) in self.model.sensors.iter().enumerate() {
+                let last = self.get(i, info.last_sample);
+                if last.is_finite() {
+                    self.newest[i][s] = last;
+                }
+            }
+            for (a, info) in self.model.alarms.iter().enumerate() {
+                self.alarms[i][a] = self.get(i, info.slot) != 0.0;
+            }
+            report.push((id.clone(), dropped, added));
+        }
+        report
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Phase {
+    Tick,
+    Integrate,
+}

@@ -1,0 +1,674 @@
+//! The runner: inputs in, ticks out, on the wall clock or on data time.
+//!
+//! Takes a checked [`Manifest`], the lowered model, observers and maybe a
+//! checkpoint to resume from; gives a loop that routes every [`Input`] to
+//! its sensor binding (decoding, unit conversion, quality checks), ticks
+//! the [`Fleet`] — in live mode when the wall clock reaches each tick, in
+//! replay mode as soon as every source's data has passed it — and hands
+//! ticks, rejections and periodic checkpoints to the observers. It stops
+//! when asked (SIGINT/SIGTERM set the stop flag) or, in replay mode, when
+//! every source is exhausted; either way it writes a last checkpoint.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use twin_compiler::ir::Model;
+use twin_compiler::units::UnitTable;
+use twin_compiler::units::parse::parse_unit;
+
+use super::fleet::{Event, Fleet};
+use super::manifest::{Instances, Manifest, Mode, SourceKind};
+use super::payload::Decoder;
+use super::sources::now_epoch;
+use super::{Accepted, Checkpoint, Input, Observer, Rejection, Tick};
+use crate::input::Reject;
+
+/// Counters the HTTP API's `/metrics` serves.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Ticks run.
+    pub ticks: AtomicU64,
+    /// Lag of the last tick behind its wall-clock time, in µs (live mode).
+    pub lag_us: AtomicU64,
+    /// Actuator commands issued.
+    pub actuations: AtomicU64,
+    /// Alarm raises.
+    pub alarms_raised: AtomicU64,
+    /// Checkpoints written.
+    pub checkpoints: AtomicU64,
+    /// Samples by (sensor, quality): `good` or a [`Reject::code`].
+    pub samples: Mutex<BTreeMap<(String, &'static str), u64>>,
+}
+
+impl Metrics {
+    fn count(&self, sensor: &str, quality: &'static str) {
+        if let Ok(mut m) = self.samples.lock() {
+            *m.entry((sensor.to_string(), quality)).or_default() += 1;
+        }
+    }
+}
+
+/// A sensor binding ready to use.
+struct Bound {
+    /// Index into `Model::sensors`.
+    sensor: usize,
+    /// Index into the manifest's sensor bindings.
+    binding: usize,
+    decoder: Decoder,
+    /// Header unit → (scale, offset), for CSV cells.
+    units: HashMap<String, Option<(f64, f64)>>,
+}
+
+/// How far a source has come.
+#[derive(Clone, Debug, Default)]
+struct Progress {
+    /// Data time it has passed (replay).
+    watermark: f64,
+    /// Whether it ended.
+    ended: bool,
+    /// Whether it takes part in replay's data time (not sinks-only).
+    input: bool,
+    /// CSV rows fully applied (for checkpoints).
+    rows_applied: u64,
+    /// Times of rows delivered but not yet applied.
+    pending_rows: VecDeque<f64>,
+}
+
+/// A running deployment.
+pub struct Runner {
+    manifest: Manifest,
+    fleet: Fleet,
+    /// Epoch seconds at twin time 0 (`None` in replay until a message
+    /// carries an epoch timestamp).
+    origin: Option<f64>,
+    bindings: Vec<Bound>,
+    observers: Vec<Box<dyn Observer>>,
+    tx: Sender<Input>,
+    rx: Receiver<Input>,
+    progress: Vec<Progress>,
+    /// The newest data time seen (replay ends after it).
+    last_data: f64,
+    last_checkpoint: f64,
+    stop: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+}
+
+impl Runner {
+    /// Sets up the fleet (the manifest's instances, or the checkpoint's)
+    /// for `model`. The manifest must have passed
+    /// [`Manifest::check_against`] for this model.
+    pub fn new(
+        manifest: Manifest,
+        model: Model,
+        observers: Vec<Box<dyn Observer>>,
+        resume: Option<Checkpoint>,
+        stop: Arc<AtomicBool>,
+    ) -> Runner {
+        let dt = model.step;
+        let mut fleet = Fleet::new(model, dt);
+        let mut bindings = Vec::new();
+        for (b, binding) in manifest.sensors.iter().enumerate() {
+            if let Some(s) = fleet
+                .model()
+                .sensors
+                .iter()
+                .position(|s| s.name == binding.sensor)
+            {
+                bindings.push(Bound {
+                    sensor: s,
+                    binding: b,
+                    decoder: Decoder::new(
+                        &fleet.model().sensors[s],
+                        binding.path.as_deref(),
+                        binding.time.as_deref(),
+                        binding.unit.as_deref(),
+                    ),
+                    units: HashMap::new(),
+                });
+            }
+        }
+        let mut origin = match manifest.runtime.mode {
+            Mode::Live => Some(now_epoch()),
+            Mode::Replay => None,
+        };
+        let mut progress: Vec<Progress> = manifest
+            .sources
+            .iter()
+            .map(|s| Progress {
+                watermark: f64::NEG_INFINITY,
+                input: manifest
+                    .sensors
+                    .iter()
+                    .any(|b| manifest.sources[b.source].name == s.name),
+                ..Progress::default()
+            })
+            .collect();
+        let model = fleet.model().clone();
+        let overrides = |id: &str| manifest.overrides(&model, id);
+        match &resume {
+            Some(cp) => {
+                if manifest.runtime.mode == Mode::Live || cp.origin != 0.0 {
+                    origin = Some(cp.origin);
+                }
+                for (id, dropped, added) in fleet.restore(&cp.fleet, &overrides) {
+                    if !dropped.is_empty() || !added.is_empty() {
+                        tracing::warn!(
+                            twin = id,
+                            ?dropped,
+                            ?added,
+                            "the checkpoint does not match the model; kept what matches by name"
+                        );
+                    }
+                }
+                for (name, rows) in &cp.positions {
+                    if let Some(i) = manifest.sources.iter().position(|s| s.name == *name) {
+                        progress[i].rows_applied = *rows;
+                    }
+                }
+                tracing::info!(
+                    t = fleet.time(),
+                    twins = fleet.ids().len(),
+                    "resumed from the last checkpoint"
+                );
+            }
+            None => {
+                if let Instances::Ids(ids) = &manifest.instances {
+                    for id in ids {
+                        fleet.add(id, &overrides(id));
+                    }
+                }
+            }
+        }
+        let (tx, rx) = channel();
+        Runner {
+            last_checkpoint: fleet.time(),
+            manifest,
+            fleet,
+            origin,
+            bindings,
+            observers,
+            tx,
+            rx,
+            progress,
+            last_data: f64::NEG_INFINITY,
+            stop,
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    /// A sender for sources started outside the runner (MQTT).
+    pub fn sender(&self) -> Sender<Input> {
+        self.tx.clone()
+    }
+
+    /// The counters, shared with the HTTP API.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// The fleet.
+    pub fn fleet(&self) -> &Fleet {
+        &self.fleet
+    }
+
+    /// Starts the CSV and stdin sources (MQTT ones are started by the
+    /// caller with [`Runner::sender`]).
+    pub fn start_local_sources(&mut self) {
+        for (i, source) in self.manifest.sources.iter().enumerate() {
+            if !self.progress[i].input {
+                continue;
+            }
+            match &source.kind {
+                SourceKind::Csv { path, pace } => {
+                    super::sources::spawn_csv(
+                        i,
+                        path,
+                        *pace,
+                        self.progress[i].rows_applied,
+                        self.tx.clone(),
+                    );
+                }
+                SourceKind::Stdin => {
+                    super::sources::spawn_lines(i, std::io::stdin(), self.tx.clone());
+                }
+                SourceKind::Mqtt(_) | SourceKind::Stdout => {}
+            }
+        }
+    }
+
+    /// Runs until stopped or, in replay mode, until the data runs out.
+    pub fn run(&mut self) {
+        match self.manifest.runtime.mode {
+            Mode::Replay => self.run_replay(),
+            Mode::Live => self.run_live(),
+        }
+        self.checkpoint();
+        for o in &mut self.observers {
+            o.finish();
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn run_replay(&mut self) {
+        loop {
+            let t = self.fleet.time();
+            // Wait until every input source has passed t (or ended).
+            while !self
+                .progress
+                .iter()
+                .all(|p| !p.input || p.ended || p.watermark > t)
+            {
+                if self.stopped() {
+                    return;
+                }
+                match self.rx.recv_timeout(Duration::from_millis(200)) {
+                    Ok(input) => self.handle(input),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
+            let all_ended = self.progress.iter().all(|p| !p.input || p.ended);
+            if self.stopped() || (all_ended && t > self.last_data + self.fleet.step() * 1e-9) {
+                return;
+            }
+            self.do_tick();
+        }
+    }
+
+    fn run_live(&mut self) {
+        let origin = self.origin.unwrap_or_else(now_epoch);
+        self.origin = Some(origin);
+        loop {
+            let due = origin + self.fleet.time();
+            loop {
+                if self.stopped() {
+                    return;
+                }
+                let wait = due - now_epoch();
+                if wait <= 0.0 {
+                    break;
+                }
+                match self.rx.recv_timeout(Duration::from_secs_f64(wait.min(0.2))) {
+                    Ok(input) => self.handle(input),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => {
+                        std::thread::sleep(Duration::from_secs_f64(wait.min(0.2)))
+                    }
+                }
+            }
+            while let Ok(input) = self.rx.try_recv() {
+                self.handle(input);
+            }
+            let lag = (now_epoch() - due).max(0.0);
+            self.metrics
+                .lag_us
+                .store((lag * 1e6) as u64, Ordering::Relaxed);
+            self.do_tick();
+        }
+    }
+
+    /// One tick: apply due samples, run, tell the observers, integrate,
+    /// checkpoint when due.
+    fn do_tick(&mut self) {
+        let events = self.fleet.tick();
+        let t = self.fleet.time();
+        let epoch = self.origin.unwrap_or(0.0) + t;
+        self.log(&events, t);
+        let tick = Tick {
+            fleet: &self.fleet,
+            events: &events,
+            epoch,
+        };
+        for o in &mut self.observers {
+            o.tick(&tick);
+        }
+        self.metrics.ticks.fetch_add(1, Ordering::Relaxed);
+        for p in &mut self.progress {
+            while p
+                .pending_rows
+                .front()
+                .is_some_and(|r| *r <= t + self.fleet.step() * 1e-9)
+            {
+                p.pending_rows.pop_front();
+                p.rows_applied += 1;
+            }
+        }
+        self.fleet.advance();
+        if self.fleet.time() - self.last_checkpoint >= self.manifest.runtime.checkpoint_every - 1e-9
+        {
+            self.checkpoint();
+        }
+    }
+
+    fn log(&self, events: &[Event], t: f64) {
+        let model = self.fleet.model();
+        for e in events {
+            match e {
+                Event::Alarm {
+                    instance,
+                    alarm,
+                    raised,
+                    message,
+                } => {
+                    let info = &model.alarms[*alarm];
+                    let twin = &self.fleet.ids()[*instance];
+                    if *raised {
+                        self.metrics.alarms_raised.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            twin,
+                            alarm = info.name,
+                            severity = info.severity,
+                            t,
+                            message,
+                            "alarm raised"
+                        );
+                    } else {
+                        tracing::info!(twin, alarm = info.name, t, "alarm cleared");
+                    }
+                }
+                Event::Command {
+                    instance,
+                    actuator,
+                    value,
+                } => {
+                    self.metrics.actuations.fetch_add(1, Ordering::Relaxed);
+                    let info = &model.actuators[*actuator];
+                    tracing::debug!(
+                        twin = self.fleet.ids()[*instance],
+                        actuator = info.name,
+                        value,
+                        unit = info.unit.text,
+                        t,
+                        "command"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Writes a checkpoint to every observer that keeps one.
+    pub fn checkpoint(&mut self) {
+        let cp = Checkpoint {
+            origin: self.origin.unwrap_or(0.0),
+            fleet: self.fleet.snapshot(),
+            positions: self
+                .manifest
+                .sources
+                .iter()
+                .zip(&self.progress)
+                .filter(|(s, _)| matches!(s.kind, SourceKind::Csv { .. }))
+                .map(|(s, p)| (s.name.clone(), p.rows_applied))
+                .collect(),
+        };
+        for o in &mut self.observers {
+            o.checkpoint(&cp);
+        }
+        self.last_checkpoint = self.fleet.time();
+        self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Watermark { source, t } => {
+                if let Some(p) = self.progress.get_mut(source) {
+                    p.watermark = p.watermark.max(t);
+                    p.pending_rows.push_back(t);
+                }
+            }
+            Input::End { source, error } => {
+                if let Some(e) = error {
+                    tracing::error!(
+                        source = self.manifest.sources[source].name,
+                        error = e,
+                        "source failed"
+                    );
+                }
+                if let Some(p) = self.progress.get_mut(source) {
+                    p.ended = true;
+                }
+            }
+            Input::Cell {
+                source,
+                id,
+                column,
+                unit,
+                t,
+                value,
+                raw,
+                line,
+            } => self.cell(source, id, &column, unit, t, value, raw, line),
+            Input::Message {
+                source,
+                topic,
+                payload,
+                arrived,
+            } => self.message(source, &topic, &payload, arrived),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn cell(
+        &mut self,
+        source: usize,
+        id: Option<String>,
+        column: &str,
+        unit: Option<String>,
+        t: f64,
+        value: Result<f64, Reject>,
+        raw: String,
+        line: usize,
+    ) {
+        let origin = match &self.manifest.sources[source].kind {
+            SourceKind::Csv { path, .. } => format!("{}:{line}", path.display()),
+            _ => format!("line {line}"),
+        };
+        let reject = |runner: &mut Runner, instance: &str, sensor: &str, reason: Reject| {
+            runner.reject(Rejection {
+                instance: instance.to_string(),
+                sensor: sensor.to_string(),
+                reason,
+                raw: raw.clone(),
+                origin: origin.clone(),
+                t,
+            });
+        };
+        let Some(b) = self.bindings.iter().position(|b| {
+            let binding = &self.manifest.sensors[b.binding];
+            binding.source == source && binding.column == column
+        }) else {
+            reject(self, id.as_deref().unwrap_or(""), column, Reject::Unbound);
+            return;
+        };
+        let sensor_name = self.fleet.model().sensors[self.bindings[b].sensor]
+            .name
+            .clone();
+        if t.is_finite() {
+            self.last_data = self.last_data.max(t);
+        }
+        let value = match value {
+            Ok(v) => v,
+            Err(reason) => {
+                reject(self, id.as_deref().unwrap_or(""), &sensor_name, reason);
+                return;
+            }
+        };
+        let si = match self.cell_unit(b, unit.as_deref()) {
+            Some((scale, offset)) => value * scale + offset,
+            None => {
+                reject(
+                    self,
+                    id.as_deref().unwrap_or(""),
+                    &sensor_name,
+                    Reject::UnknownUnit,
+                );
+                return;
+            }
+        };
+        let targets: Vec<usize> = match &id {
+            Some(id) => match self.instance(id, None) {
+                Some(i) => vec![i],
+                None => {
+                    reject(self, id, &sensor_name, Reject::UnknownTwin);
+                    return;
+                }
+            },
+            None => (0..self.fleet.ids().len()).collect(),
+        };
+        let sensor = self.bindings[b].sensor;
+        for i in targets {
+            let instance = self.fleet.ids()[i].clone();
+            match self.fleet.offer(i, sensor, t, si) {
+                Ok(()) => self.accept(i, sensor, t, si),
+                Err(reason) => reject(self, &instance, &sensor_name, reason),
+            }
+        }
+    }
+
+    /// (scale, offset) to SI for a CSV column's header unit.
+    fn cell_unit(&mut self, b: usize, unit: Option<&str>) -> Option<(f64, f64)> {
+        let bound = &mut self.bindings[b];
+        let sensor = &self.fleet.model().sensors[bound.sensor];
+        let text = match unit {
+            Some(u) => u.to_string(),
+            None => match &self.manifest.sensors[bound.binding].unit {
+                Some(u) => u.clone(),
+                None => return Some((sensor.unit.scale, sensor.unit.offset)),
+            },
+        };
+        *bound.units.entry(text.clone()).or_insert_with(|| {
+            parse_unit(&UnitTable::builtin(), &text)
+                .ok()
+                .filter(|u| u.dim == sensor.dimension)
+                .map(|u| (u.scale, u.offset))
+        })
+    }
+
+    fn message(&mut self, source: usize, topic: &str, payload: &[u8], arrived: f64) {
+        let mut bound = false;
+        for b in 0..self.bindings.len() {
+            let binding = &self.manifest.sensors[self.bindings[b].binding];
+            if binding.source != source {
+                continue;
+            }
+            let Some(id) = binding.topic.as_ref().and_then(|t| t.match_id(topic)) else {
+                continue;
+            };
+            bound = true;
+            let sensor = self.bindings[b].sensor;
+            let sensor_name = self.fleet.model().sensors[sensor].name.clone();
+            let decoded = self.bindings[b].decoder.decode(payload);
+            let t_guess = arrived - self.origin.unwrap_or(arrived);
+            let Some(i) = self.instance(&id, Some(topic)) else {
+                self.reject(Rejection {
+                    instance: id,
+                    sensor: sensor_name,
+                    reason: Reject::UnknownTwin,
+                    raw: String::from_utf8_lossy(payload).into_owned(),
+                    origin: topic.to_string(),
+                    t: t_guess,
+                });
+                continue;
+            };
+            let result = decoded.and_then(|d| {
+                let t = match (d.time, self.manifest.runtime.mode) {
+                    (Some(epoch), Mode::Replay) => {
+                        let step = self.fleet.step();
+                        let origin = *self
+                            .origin
+                            .get_or_insert_with(|| (epoch / step).floor() * step);
+                        epoch - origin
+                    }
+                    (Some(epoch), Mode::Live) => epoch - self.origin.unwrap_or(epoch),
+                    (None, Mode::Live) => t_guess,
+                    // Replay without a timestamp: at the next tick.
+                    (None, Mode::Replay) => self.fleet.time(),
+                };
+                if self.manifest.runtime.mode == Mode::Replay {
+                    self.last_data = self.last_data.max(t);
+                    if let Some(p) = self.progress.get_mut(source) {
+                        p.watermark = p.watermark.max(t);
+                    }
+                }
+                self.fleet
+                    .offer(i, sensor, t, d.value)
+                    .map(|()| (t, d.value))
+            });
+            match result {
+                Ok((t, v)) => self.accept(i, sensor, t, v),
+                Err(reason) => {
+                    let instance = self.fleet.ids()[i].clone();
+                    self.reject(Rejection {
+                        instance,
+                        sensor: sensor_name,
+                        reason,
+                        raw: String::from_utf8_lossy(payload).into_owned(),
+                        origin: topic.to_string(),
+                        t: t_guess,
+                    })
+                }
+            }
+        }
+        if !bound {
+            self.reject(Rejection {
+                instance: String::new(),
+                sensor: String::new(),
+                reason: Reject::Unbound,
+                raw: String::from_utf8_lossy(payload).into_owned(),
+                origin: topic.to_string(),
+                t: arrived - self.origin.unwrap_or(arrived),
+            });
+        }
+    }
+
+    /// The instance a message or row is for; in discovery mode a new id
+    /// on the discovery topic starts a new instance.
+    fn instance(&mut self, id: &str, topic: Option<&str>) -> Option<usize> {
+        if let Some(i) = self.fleet.index(id) {
+            return Some(i);
+        }
+        let Instances::Discover(pattern) = &self.manifest.instances else {
+            return None;
+        };
+        if topic.is_some_and(|t| pattern.match_id(t).as_deref() == Some(id)) {
+            let model = self.fleet.model().clone();
+            let i = self.fleet.add(id, &self.manifest.overrides(&model, id));
+            tracing::info!(twin = id, t = self.fleet.time(), "discovered a new twin");
+            return Some(i);
+        }
+        None
+    }
+
+    fn accept(&mut self, instance: usize, sensor: usize, t: f64, value: f64) {
+        self.metrics
+            .count(&self.fleet.model().sensors[sensor].name, "good");
+        let sample = Accepted {
+            instance,
+            sensor,
+            t,
+            value,
+        };
+        for o in &mut self.observers {
+            o.accepted(&self.fleet, &sample);
+        }
+    }
+
+    fn reject(&mut self, r: Rejection) {
+        self.metrics.count(&r.sensor, r.reason.code());
+        tracing::debug!(
+            twin = r.instance,
+            sensor = r.sensor,
+            reason = %r.reason,
+            origin = r.origin,
+            "sample rejected"
+        );
+        for o in &mut self.observers {
+            o.rejected(&r);
+        }
+    }
+}

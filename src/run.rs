@@ -1,0 +1,108 @@
+//! `twinc run MANIFEST.toml`: a twin in production.
+//!
+//! Takes a deployment manifest (RUNTIME.md); checks it and the model it
+//! names, sets up the history, the sinks and the sources, and runs the
+//! fleet until SIGINT or SIGTERM (or, in replay mode, until the data runs
+//! out), then flushes and checkpoints and exits 0. A bad manifest or
+//! binding is exit 2 with one line per problem naming the file and the
+//! key; a model with errors is exit 1. Logs go to stderr as text or, with
+//! `--log-format json`, as JSON lines.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::{Args, ValueEnum};
+use twin_runtime::live::Observer;
+use twin_runtime::live::manifest::{Manifest, SourceKind};
+use twin_runtime::live::publish::StdoutSink;
+use twin_runtime::live::run::Runner;
+
+use crate::load::{self, Failure};
+
+/// Log formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Arguments of `twinc run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The deployment manifest.
+    manifest: PathBuf,
+    /// How logs are written on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// Runs `twinc run`; gives the exit status.
+pub fn run(args: &RunArgs) -> u8 {
+    init_logs(args.log_format);
+    match deploy(args) {
+        Ok(()) => 0,
+        Err(f) => f.report(),
+    }
+}
+
+/// The twin's own logs at `info`, libraries' at `warn` (Cranelift logs
+/// every function it compiles at `info`); `RUST_LOG` (e.g.
+/// `twin_runtime=debug`) changes that.
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,twin_runtime=info,twinc=info")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn deploy(args: &RunArgs) -> Result<(), Failure> {
+    let manifest =
+        Manifest::load(&args.manifest).map_err(|e| Failure::usage(e.join("\nerror: ")))?;
+    let loaded = load::load_and_check(&manifest.model)?;
+    let twin = load::pick_twin(&loaded, manifest.twin.as_deref()).map_err(|f| match f {
+        Failure::Usage(m) => Failure::usage(format!("{}: twin: {m}", args.manifest.display())),
+        other => other,
+    })?;
+    let model = twin_compiler::ir::lower::lower(&loaded.checked.program, twin)
+        .map_err(|e| Failure::model(format!("{}: {e}", manifest.model.display())))?;
+    let problems = manifest.check_against(&model);
+    if !problems.is_empty() {
+        return Err(Failure::usage(problems.join("\nerror: ")));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())
+            .map_err(|e| Failure::usage(format!("cannot watch signals: {e}")))?;
+    }
+    let mut observers: Vec<Box<dyn Observer>> = Vec::new();
+    for (i, source) in manifest.sources.iter().enumerate() {
+        if source.kind == SourceKind::Stdout {
+            observers.push(Box::new(StdoutSink::new(manifest.clone(), i)));
+        }
+    }
+    let mut runner = Runner::new(manifest, model, observers, None, stop);
+    tracing::info!(
+        twin = runner.fleet().model().name,
+        twins = runner.fleet().ids().len(),
+        native = runner.fleet().is_native(),
+        "running"
+    );
+    runner.start_local_sources();
+    runner.run();
+    tracing::info!(
+        t = twin_runtime::sim::format_time(runner.fleet().time()),
+        "stopped"
+    );
+    Ok(())
+}
