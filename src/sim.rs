@@ -83,7 +83,7 @@ pub struct SimArgs {
 }
 
 /// Parses a duration option: a quantity of time, or plain seconds.
-fn duration(table: &UnitTable, option: &str, text: &str) -> Result<f64, Failure> {
+pub fn duration(table: &UnitTable, option: &str, text: &str) -> Result<f64, Failure> {
     let bad = |why: String| Failure::usage(format!("--{option} {text}: {why}"));
     let (v, unit) = parse_quantity(table, text).map_err(bad)?;
     let seconds = match unit {

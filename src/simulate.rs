@@ -40,6 +40,10 @@ pub struct SimulateArgs {
     /// or `.png`.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Run for this long instead of the scenario's `duration` (`1h`,
+    /// `2d`, or seconds).
+    #[arg(long)]
+    duration: Option<String>,
     /// The execution engine.
     #[arg(long, value_enum, default_value_t = EngineArg::Jit)]
     engine: EngineArg,
@@ -56,6 +60,14 @@ pub fn run(args: &SimulateArgs) -> u8 {
 fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
     let plot_kind = match &args.plot {
         Some(path) => Some(crate::plot::Kind::from_path(path).map_err(Failure::usage)?),
+        None => None,
+    };
+    let duration = match &args.duration {
+        Some(text) => Some(crate::sim::duration(
+            &twin_compiler::units::UnitTable::builtin(),
+            "duration",
+            text,
+        )?),
         None => None,
     };
     let compile_start = Instant::now();
@@ -115,6 +127,9 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let mut prepared = prepare(program, run, &base).map_err(Failure::usage)?;
+    if let Some(d) = duration {
+        prepared.duration = d;
+    }
     if prepared.report.is_empty() {
         prepared.report = default_report(&prepared);
     }

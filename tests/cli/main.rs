@@ -256,7 +256,9 @@ fn solvers_differ_and_engines_agree() {
     }
 }
 
-/// Every bundled example checks, and simulates over its telemetry.
+/// Every bundled example checks; a single-twin model simulates over its
+/// telemetry; every scenario runs (for at most an hour of twin time, to
+/// keep the suite quick in debug builds); every manifest replays.
 #[test]
 fn examples_check_and_run() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
@@ -274,15 +276,40 @@ fn examples_check_and_run() {
             }
             let m = model.to_str().unwrap_or("");
             assert_eq!(twinc(&["check", m]).status.code(), Some(0), "{m}");
-            let telemetry = dir.join("telemetry.csv");
-            let mut args = vec!["sim", m, "--quiet"];
-            let t = telemetry.to_str().unwrap_or("").to_string();
-            if telemetry.exists() {
-                args.extend(["--inputs", &t]);
+            let text = std::fs::read_to_string(&model).unwrap_or_default();
+            let twins = text.lines().filter(|l| l.starts_with("twin ")).count();
+            if twins == 1 {
+                let telemetry = dir.join("telemetry.csv");
+                let mut args = vec!["sim", m, "--quiet"];
+                let t = telemetry.to_str().unwrap_or("").to_string();
+                if telemetry.exists() {
+                    args.extend(["--inputs", &t]);
+                }
+                let o = twinc(&args);
+                assert_eq!(o.status.code(), Some(0), "{m}: {}", stderr(&o));
             }
-            let o = twinc(&args);
-            assert_eq!(o.status.code(), Some(0), "{m}: {}", stderr(&o));
+            for scenario in text.lines().filter_map(|l| l.strip_prefix("scenario ")) {
+                let name = scenario.split_whitespace().next().unwrap_or("");
+                let o = twinc(&["simulate", m, "--scenario", name, "--duration", "1h"]);
+                assert_eq!(o.status.code(), Some(0), "{m} {name}: {}", stderr(&o));
+                assert!(
+                    stdout(&o).contains("faster than real time"),
+                    "{}",
+                    stdout(&o)
+                );
+            }
             ran += 1;
+        }
+        let manifest = dir.join("twin.toml");
+        if manifest.exists() {
+            let o = twinc(&["run", manifest.to_str().unwrap_or("")]);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{}: {}",
+                manifest.display(),
+                stderr(&o)
+            );
         }
     }
     assert!(ran > 0);
