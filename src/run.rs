@@ -99,6 +99,7 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
         "running"
     );
     runner.start_local_sources();
+    runner.watch_model();
     runner.run();
     tracing::info!(
         t = twin_runtime::sim::format_time(runner.fleet().time()),

@@ -372,6 +372,25 @@ impl Fleet {
             .collect()
     }
 
+    /// Samples queued for later ticks: (instance id, sensor name, time,
+    /// SI value). A reload hands them to the new fleet.
+    pub fn pending(&self) -> Vec<(String, String, f64, f64)> {
+        let mut out = Vec::new();
+        for (i, queues) in self.queues.iter().enumerate() {
+            for (s, queue) in queues.iter().enumerate() {
+                for &(t, v) in queue {
+                    out.push((
+                        self.ids[i].clone(),
+                        self.model.sensors[s].name.clone(),
+                        t,
+                        v,
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// Whether alarm `a` of instance `i` is raised.
     pub fn alarm_raised(&self, i: usize, a: usize) -> bool {
         self.alarms

@@ -39,6 +39,10 @@ pub struct Metrics {
     pub alarms_raised: AtomicU64,
     /// Checkpoints written.
     pub checkpoints: AtomicU64,
+    /// Model reloads that took effect.
+    pub reloads: AtomicU64,
+    /// Model reloads refused (errors in the edited model).
+    pub reloads_failed: AtomicU64,
     /// Samples by (sensor, quality): `good` or a [`Reject::code`].
     pub samples: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
@@ -109,27 +113,6 @@ impl Runner {
     ) -> Runner {
         let dt = model.step;
         let mut fleet = Fleet::new(model, dt);
-        let mut bindings = Vec::new();
-        for (b, binding) in manifest.sensors.iter().enumerate() {
-            if let Some(s) = fleet
-                .model()
-                .sensors
-                .iter()
-                .position(|s| s.name == binding.sensor)
-            {
-                bindings.push(Bound {
-                    sensor: s,
-                    binding: b,
-                    decoder: Decoder::new(
-                        &fleet.model().sensors[s],
-                        binding.path.as_deref(),
-                        binding.time.as_deref(),
-                        binding.unit.as_deref(),
-                    ),
-                    units: HashMap::new(),
-                });
-            }
-        }
         let mut origin = match manifest.runtime.mode {
             Mode::Live => Some(now_epoch()),
             Mode::Replay => None,
@@ -183,12 +166,12 @@ impl Runner {
             }
         }
         let (tx, rx) = channel();
-        Runner {
+        let mut runner = Runner {
             last_checkpoint: fleet.time(),
             manifest,
             fleet,
             origin,
-            bindings,
+            bindings: Vec::new(),
             observers,
             tx,
             rx,
@@ -196,7 +179,40 @@ impl Runner {
             last_data: f64::NEG_INFINITY,
             stop,
             metrics: Arc::new(Metrics::default()),
+        };
+        runner.bind();
+        runner
+    }
+
+    /// (Re)builds the sensor bindings against the fleet's model.
+    fn bind(&mut self) {
+        let mut bindings = Vec::new();
+        for (b, binding) in self.manifest.sensors.iter().enumerate() {
+            let sensors = &self.fleet.model().sensors;
+            if let Some(s) = sensors.iter().position(|s| s.name == binding.sensor) {
+                bindings.push(Bound {
+                    sensor: s,
+                    binding: b,
+                    decoder: Decoder::new(
+                        &sensors[s],
+                        binding.path.as_deref(),
+                        binding.time.as_deref(),
+                        binding.unit.as_deref(),
+                    ),
+                    units: HashMap::new(),
+                });
+            }
         }
+        self.bindings = bindings;
+    }
+
+    /// Watches the model file and reloads it when it changes.
+    pub fn watch_model(&self) {
+        super::reload::watch(
+            self.manifest.model.clone(),
+            self.tx.clone(),
+            self.stop.clone(),
+        );
     }
 
     /// A sender for sources started outside the runner (MQTT).
@@ -421,6 +437,7 @@ impl Runner {
                     p.pending_rows.push_back(t);
                 }
             }
+            Input::Reload => self.reload(),
             Input::End { source, error } => {
                 if let Some(e) = error {
                     tracing::error!(
@@ -450,6 +467,65 @@ impl Runner {
                 arrived,
             } => self.message(source, &topic, &payload, arrived),
         }
+    }
+
+    /// Compiles the model file again; on success moves every instance's
+    /// state to the new model by slot name (reporting what was dropped and
+    /// added), keeps queued samples, and carries on at the same time. On
+    /// failure logs the diagnostics and keeps running the old model.
+    fn reload(&mut self) {
+        let path = self.manifest.model.clone();
+        let model = match super::reload::compile(&path, self.manifest.twin.as_deref()) {
+            Ok(m) => m,
+            Err(diagnostics) => {
+                self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    model = %path.display(),
+                    diagnostics,
+                    "the edited model has errors; the running model stays"
+                );
+                return;
+            }
+        };
+        let problems = self.manifest.check_against(&model);
+        if !problems.is_empty() {
+            self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                model = %path.display(),
+                problems = problems.join("; "),
+                "the edited model does not fit the manifest; the running model stays"
+            );
+            return;
+        }
+        let t = self.fleet.time();
+        let mut snapshot = self.fleet.snapshot();
+        let dt = model.step;
+        snapshot.k = (t / dt).round() as u64;
+        let pending = self.fleet.pending();
+        let mut fleet = Fleet::new(model, dt);
+        let model = fleet.model().clone();
+        let overrides = |id: &str| self.manifest.overrides(&model, id);
+        for (id, dropped, added) in fleet.restore(&snapshot, &overrides) {
+            tracing::info!(
+                twin = id,
+                ?dropped,
+                ?added,
+                "state migrated to the edited model"
+            );
+        }
+        for (id, sensor, t, v) in pending {
+            let s = fleet.model().sensors.iter().position(|x| x.name == sensor);
+            if let (Some(i), Some(s)) = (fleet.index(&id), s) {
+                let _ = fleet.offer(i, s, t, v);
+            }
+        }
+        self.fleet = fleet;
+        self.bind();
+        for o in &mut self.observers {
+            o.reloaded(&self.fleet);
+        }
+        self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(model = %path.display(), t, "model reloaded");
     }
 
     #[allow(clippy::too_many_arguments)]
