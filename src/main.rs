@@ -5,6 +5,7 @@
 //! Subcommands live in their own modules; this file only dispatches.
 
 mod check;
+mod fmt;
 mod load;
 mod plot;
 mod progress;
@@ -38,6 +39,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Run the `test` blocks of files or folders.
     Test(test::TestArgs),
+    /// Format `.twin` files in the canonical layout.
+    Fmt(fmt::FmtArgs),
 }
 
 /// The compiler recurses over the syntax tree; its input is bounded
@@ -76,6 +79,7 @@ fn run() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
     };
     ExitCode::from(code)
 }

@@ -406,3 +406,48 @@ fn example_tests_pass() {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains(" passed, 0 failed"), "{}", stdout(&o));
 }
+
+#[test]
+fn fmt_rewrites_checks_and_reads_stdin() {
+    let messy = scratch("fmt_messy.twin", "twin T{\nstate x=0\n  der(x)=-x/1 s\n}\n");
+    let path = messy.to_str().unwrap_or("");
+    let o = twinc(&["fmt", "--check", path]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("fmt_messy.twin:1: not formatted"),
+        "{}",
+        stdout(&o)
+    );
+    let o = twinc(&["fmt", path]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&messy).unwrap_or_default();
+    assert_eq!(
+        text,
+        "twin T {\n    state x = 0\n    der(x) = -x / 1 s\n}\n"
+    );
+    assert_eq!(twinc(&["fmt", "--check", path]).status.code(), Some(0));
+    let broken = scratch("fmt_broken.twin", "twin T {\n    let = 1\n}\n");
+    let o = twinc(&["fmt", broken.to_str().unwrap_or("")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("syntax-error"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&broken).unwrap_or_default(),
+        "twin T {\n    let = 1\n}\n",
+        "a file with errors is left alone"
+    );
+    let mut child = match Command::new(env!("CARGO_BIN_EXE_twinc"))
+        .args(["fmt", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => panic!("cannot run twinc: {e}"),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        let _ = stdin.write_all(b"twin T{\nstate x=0\n}\n");
+    }
+    let o = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stdout(&o), "twin T {\n    state x = 0\n}\n");
+}
