@@ -106,6 +106,9 @@ impl Lowerer<'_> {
                 self.inline_depth -= 1;
                 r?
             }
+            TExprKind::Lookup(..) => {
+                return Err(LowerError("lookup tables do not run yet".into()));
+            }
             TExprKind::Der(id) => {
                 let body = self.insts[inst].body;
                 let der = body.ders.iter().find(|(s, _)| s == id).map(|(_, e)| e);
@@ -178,7 +181,8 @@ impl Lowerer<'_> {
         b: &TExpr,
         args: Option<&[Expr]>,
     ) -> Result<Expr> {
-        if let Some(n) = crate::check::const_eval(b).filter(|n| n.fract() == 0.0 && n.abs() <= 4.0)
+        if let Some(n) = crate::check::const_eval(b, &self.program.tables)
+            .filter(|n| n.fract() == 0.0 && n.abs() <= 4.0)
         {
             let n = n as i32;
             if n == 0 {
