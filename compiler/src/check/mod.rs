@@ -52,7 +52,8 @@ impl Checked {
 }
 
 /// Parses and checks the file `root` of `sources`, loading the stdlib
-/// modules it uses into `sources`.
+/// modules it uses into `sources`. A module that `sources` already holds
+/// under its path (`std::filters`) is used instead of the embedded one.
 pub fn check(sources: &mut Sources, root: FileId) -> Checked {
     let mut checker = Checker::new();
     checker.load(sources, root);
@@ -160,6 +161,7 @@ impl Checker {
     fn load(&mut self, sources: &mut Sources, root: FileId) {
         let mut queue = vec![root];
         let mut loaded: HashMap<String, usize> = HashMap::new();
+        let mut requested = std::collections::HashSet::new();
         let mut imports: Vec<(usize, ast::UsePath)> = Vec::new();
         while let Some(file) = queue.pop() {
             let text = sources.get(file).text.clone();
@@ -174,13 +176,19 @@ impl Checker {
                 };
                 imports.push((index, path.clone()));
                 let module_path = module_path(path);
-                if loaded.contains_key(&module_path) || sources.find(&module_path).is_some() {
+                if loaded.contains_key(&module_path) || !requested.insert(module_path.clone()) {
                     continue;
                 }
-                if let Some(text) = crate::stdlib::module(&module_path) {
-                    let id = sources.add(module_path.clone(), text);
-                    queue.push(id);
-                }
+                // A module already in `sources` under its path (a test's,
+                // or an editor's unsaved copy) is used as it is.
+                let id = match sources.find(&module_path) {
+                    Some(id) => id,
+                    None => match crate::stdlib::module(&module_path) {
+                        Some(text) => sources.add(module_path.clone(), text),
+                        None => continue,
+                    },
+                };
+                queue.push(id);
             }
             self.modules.push(Module {
                 ast: std::rc::Rc::new(parsed.module),
