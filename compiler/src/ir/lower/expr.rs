@@ -106,8 +106,9 @@ impl Lowerer<'_> {
                 self.inline_depth -= 1;
                 r?
             }
-            TExprKind::Lookup(..) => {
-                return Err(LowerError("lookup tables do not run yet".into()));
+            TExprKind::Lookup(t, x) => {
+                let x = self.expr(inst, x, args)?;
+                self.lookup(inst, *t, x)?
             }
             TExprKind::Der(id) => {
                 let body = self.insts[inst].body;
@@ -151,7 +152,12 @@ impl Lowerer<'_> {
                 )
             }
             TExprKind::Prev(x, init) => {
-                let x = self.expr(inst, x, args)?;
+                // `x` is stored after the actuators, when the nodes may be
+                // stale: a lookup in it must not read a node of its own.
+                let in_node = std::mem::replace(&mut self.in_node, false);
+                let x = self.expr(inst, x, args);
+                self.in_node = in_node;
+                let x = x?;
                 let init = self.expr(inst, init, args)?;
                 let slot = self.slot(
                     format!("{}#prev{}", self.insts[inst].prefix, self.prevs.len()),
