@@ -107,13 +107,15 @@ impl Checker {
     }
 
     /// The unit a checked expression was written in, when the source shows
-    /// it: a member's declared unit, or a quantity literal's unit.
+    /// it: a member's declared unit, a quantity literal's unit, or the y
+    /// unit of a table lookup.
     pub(crate) fn written_unit(&self, t: &TExpr) -> Option<String> {
         match &t.kind {
             TExprKind::Ref(Ref::Member(id)) => {
                 let text = &self.stack.last()?.members.get(*id)?.unit.text;
                 (!text.is_empty()).then(|| text.clone())
             }
+            TExprKind::Lookup(..) => self.program.lookup_unit(t).map(|u| u.text.clone()),
             TExprKind::Real(_) => {
                 let lexed = crate::syntax::lexer::lex(self.text(t.span), t.span.file);
                 match lexed.tokens.as_slice() {
@@ -481,7 +483,7 @@ impl Checker {
                 if qa.dim.is_dimensionless() {
                     return Ty::NUMBER;
                 }
-                let exponent = super::consts::eval(tb)
+                let exponent = super::consts::eval(tb, &self.program.tables)
                     .and_then(|v| v.as_f64())
                     .and_then(as_rational);
                 match exponent {

@@ -19,7 +19,7 @@ fn reads(e: &TExpr, out: &mut Vec<MemberId>) {
         TExprKind::Ref(Ref::Path(ids)) => out.push(ids[0]),
         TExprKind::Instance(id) => out.push(*id),
         TExprKind::Prev(_, init) => reads(init, out),
-        TExprKind::Unary(_, x) => reads(x, out),
+        TExprKind::Unary(_, x) | TExprKind::Lookup(_, x) => reads(x, out),
         TExprKind::Binary(_, a, b) => {
             reads(a, out);
             reads(b, out);

@@ -94,11 +94,21 @@ impl Checker {
                     Global::Twin(_) => "a twin, not a value",
                     Global::Unit(_) => "a unit; write it after a number, e.g. `2 name`",
                     Global::Const(_) => "a constant",
+                    Global::Table(_) => "a lookup table, not a value",
                 };
-                self.error(
+                let mut d =
                     Diagnostic::new(Kind::TypeMismatch, span, format!("`{name}` is {what}"))
-                        .label("not a value"),
-                );
+                        .label("not a value");
+                if let Global::Table(t) = g
+                    && let crate::syntax::ast::ItemKind::Table(decl) =
+                        &self.item(self.table_items[t].0).kind
+                {
+                    let x = self.text(decl.x_unit.span);
+                    d = d.with_help(format!(
+                        "write `{name}(x)` for its value at `x`, a value in `{x}`"
+                    ));
+                }
+                self.error(d);
                 error_expr(span)
             }
             None => {
