@@ -292,25 +292,23 @@ impl<'a> Printer<'a> {
         let header = self.parens.last() == Some(&Paren::Header);
         self.closed_generics = false;
         match token {
-            Token::Kw(kw) => {
-                if self.parens.is_empty() && !self.in_type {
-                    if declares(kw) || matches!(kw, Kw::Fn | Kw::Component | Kw::Unit) {
-                        self.statement = Some(kw);
-                        self.declared = false;
-                    } else if !matches!(
-                        kw,
-                        Kw::And
-                            | Kw::Or
-                            | Kw::Not
-                            | Kw::If
-                            | Kw::Then
-                            | Kw::Else
-                            | Kw::True
-                            | Kw::False
-                            | Kw::Der
-                    ) {
-                        self.statement = Some(kw);
-                    }
+            Token::Kw(kw) if self.parens.is_empty() && !self.in_type => {
+                if declares(kw) || matches!(kw, Kw::Fn | Kw::Component | Kw::Unit) {
+                    self.statement = Some(kw);
+                    self.declared = false;
+                } else if !matches!(
+                    kw,
+                    Kw::And
+                        | Kw::Or
+                        | Kw::Not
+                        | Kw::If
+                        | Kw::Then
+                        | Kw::Else
+                        | Kw::True
+                        | Kw::False
+                        | Kw::Der
+                ) {
+                    self.statement = Some(kw);
                 }
             }
             Token::Punct(p) => match p {
@@ -371,11 +369,7 @@ impl<'a> Printer<'a> {
                     self.in_type =
                         matches!(self.statement, Some(Kw::Unit)) && self.parens.is_empty();
                 }
-                Punct::Comma => {
-                    if header {
-                        self.in_type = false;
-                    }
-                }
+                Punct::Comma if header => self.in_type = false,
                 Punct::LBrace => {
                     self.braces += 1;
                     self.in_type = false;
@@ -388,10 +382,8 @@ impl<'a> Printer<'a> {
                 }
                 _ => {}
             },
-            Token::Ident(w) => {
-                if self.in_type && !header && matches!(w, "range" | "stale" | "slew") {
-                    self.in_type = false;
-                }
+            Token::Ident("range" | "stale" | "slew") if self.in_type && !header => {
+                self.in_type = false;
             }
             _ => {}
         }
