@@ -226,6 +226,13 @@ impl<'a> Printer<'a> {
         let Some(last) = last else {
             return false;
         };
+        // After `{` or `,` (outside parentheses) a new statement or list
+        // element starts; `}` closes one.
+        if matches!(last.punct(), Some(Punct::LBrace | Punct::Comma))
+            || first.punct() == Some(Punct::RBrace)
+        {
+            return false;
+        }
         let trailing = matches!(
             last.punct(),
             Some(
@@ -241,7 +248,6 @@ impl<'a> Printer<'a> {
                     | Punct::Gt
                     | Punct::Le
                     | Punct::Ge
-                    | Punct::Comma
                     | Punct::Arrow
                     | Punct::DotDot
                     | Punct::Colon
@@ -487,6 +493,14 @@ mod tests {
         let text = "component Lag < U > ( x : U , tau : s ) -> U {\n    state y: U = x\n    der(y) = (x - y) / tau\n    return y\n}\nfn f(a: m/s^2, b: 1) -> m = a * 1 s^2 + b * 1 m\n";
         let want = "component Lag<U>(x: U, tau: s) -> U {\n    state y: U = x\n    der(y) = (x - y) / tau\n    return y\n}\nfn f(a: m/s^2, b: 1) -> m = a * 1 s^2 + b * 1 m\n";
         assert_eq!(fmt(text), want);
+    }
+
+    #[test]
+    fn tables_and_enums() {
+        let text = "const c = table(L / s -> m){ 0: 42,5: 40 }\nconst w = table(degC->W/K) {\n-10: 1.5e3,\n  0: -2,\n  }\nenum Mode { Off,\nIdle }\n";
+        let want = "const c = table(L/s -> m) { 0: 42, 5: 40 }\nconst w = table(degC -> W/K) {\n    -10: 1.5e3,\n    0: -2,\n}\nenum Mode { Off,\n    Idle }\n";
+        assert_eq!(fmt(text), want);
+        assert_eq!(fmt(want), want);
     }
 
     #[test]
