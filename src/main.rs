@@ -7,6 +7,7 @@
 mod check;
 mod fmt;
 mod load;
+mod lsp;
 mod plot;
 mod progress;
 mod run;
@@ -41,6 +42,8 @@ enum Command {
     Test(test::TestArgs),
     /// Format `.twin` files in the canonical layout.
     Fmt(fmt::FmtArgs),
+    /// Run the language server (LSP over stdin/stdout) for editors.
+    Lsp(lsp::LspArgs),
 }
 
 /// The compiler recurses over the syntax tree; its input is bounded
@@ -80,6 +83,7 @@ fn run() -> ExitCode {
         Command::Simulate(args) => simulate::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Fmt(args) => fmt::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
     };
     ExitCode::from(code)
 }
