@@ -1,11 +1,12 @@
 //! End-to-end tests of `twinc`: the built binary run as a user runs it,
 //! checking exit statuses, stdout and stderr of `check`, `sim`, `test` and
-//! `simulate` (in [`simulate`]), and that every bundled example checks and
+//! `simulate` (in [`simulate`]), `lsp` (in [`lsp`]), and that every bundled example checks and
 //! simulates.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod lsp;
 mod simulate;
 
 fn twinc(args: &[&str]) -> Output {
