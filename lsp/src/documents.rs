@@ -8,9 +8,11 @@
 //! changes, should a client send them, are applied in the order given).
 //!
 //! Per change: the fast path ([`crate::incremental::recheck`]) runs at
-//! once from the last diagnosed text and publishes; then a full check
-//! runs in the background and publishes again only if its diagnostics
-//! differ. Full checks of a document are serialised by a lock, and each
+//! once from the last diagnosed text and publishes; then, once the typing
+//! pauses for [`CONFIRM_AFTER`], a full check runs in the background and
+//! publishes again only if its diagnostics differ (without a fast result
+//! the full check starts at once). Requests that need an analysis check
+//! the current version at once. Full checks of a document are serialised by a lock, and each
 //! one checks the newest text when it gets the lock, so a burst of edits
 //! costs one running check and one waiting, not one per edit.
 
@@ -28,6 +30,10 @@ use crate::index::ModuleKey;
 use crate::navigate::OpenDoc;
 use crate::position::{LineIndex, Position};
 use crate::stdlib::StdCache;
+
+/// How long after a fast result the full check starts, if no newer edit
+/// came in the meantime.
+pub const CONFIRM_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
 
 struct Doc {
     version: i32,
@@ -121,18 +127,33 @@ impl Documents {
             doc.text = Arc::from(text);
             (doc.text.clone(), doc.base.clone(), doc.name.clone())
         };
+        let mut published = false;
         if let Some((_, base)) = base {
             let t = text.clone();
             let fast =
                 tokio::task::spawn_blocking(move || incremental::recheck(&base, &name, &t)).await;
             if let Ok(Some(next)) = fast {
                 self.publish(&uri, version, next).await;
+                published = true;
             }
         }
         let me = self.clone();
         tokio::spawn(async move {
+            // After a fast result, the confirming full check waits for a
+            // pause in the typing, so it does not compete for the CPU with
+            // the next edits' fast path.
+            if published {
+                tokio::time::sleep(CONFIRM_AFTER).await;
+                if me.version(&uri) != Some(version) {
+                    return;
+                }
+            }
             me.analysis(&uri).await;
         });
+    }
+
+    fn version(&self, uri: &Uri) -> Option<i32> {
+        self.lock().get(uri).map(|d| d.version)
     }
 
     /// Forgets a document and clears its diagnostics.

@@ -10,10 +10,9 @@
 //! every change carries its version: a change whose version is not newer
 //! than the document's is stale and ignored. Diagnostics are published
 //! twice per edit at most: at once from the fast path
-//! ([`crate::incremental`]), then from the full check when it differs. Full
-//! checks of one document run one at a time; a check that finds a newer
-//! version waiting checks that one instead, so superseded versions are
-//! skipped rather than queued.
+//! ([`crate::incremental`]), then from the full check when it differs; see
+//! [`crate::documents`] for when checks run and how superseded ones are
+//! skipped.
 
 use std::sync::Arc;
 
