@@ -24,6 +24,7 @@
 //! unbalances braces so items move) returns `None`: check the whole file.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use twin_compiler::diagnostic::{self, Diagnostic};
 use twin_compiler::source::Sources;
@@ -55,8 +56,9 @@ pub struct Segment {
     pub kind: SegKind,
     /// The name it defines (a twin's or scenario's name), if any.
     pub name: Option<String>,
-    /// Its tokens: a range in the token list of [`split`].
-    tokens: (usize, usize),
+    /// Every identifier written in it (shared between versions while
+    /// the item is unchanged).
+    idents: Arc<HashSet<String>>,
 }
 
 /// A diagnosed text: what the next edit starts from.
@@ -76,13 +78,13 @@ impl Base {
         Base {
             text: text.to_string(),
             diagnostics,
-            segments: split(text).0,
+            segments: split(text),
         }
     }
 }
 
-/// Cuts `text` into top-level items; gives them and the tokens.
-pub fn split(text: &str) -> (Vec<Segment>, Vec<(Token<'_>, Span)>) {
+/// Cuts `text` into top-level items.
+pub fn split(text: &str) -> Vec<Segment> {
     let tokens = lex(text, FileId(0)).tokens;
     let mut starts = Vec::new();
     let mut depth = 0usize;
@@ -90,17 +92,7 @@ pub fn split(text: &str) -> (Vec<Segment>, Vec<(Token<'_>, Span)>) {
         match tok {
             Token::Punct(Punct::LBrace) => depth += 1,
             Token::Punct(Punct::RBrace) => depth = depth.saturating_sub(1),
-            Token::Kw(
-                Kw::Use
-                | Kw::Const
-                | Kw::Unit
-                | Kw::Enum
-                | Kw::Fn
-                | Kw::Component
-                | Kw::Twin
-                | Kw::Scenario
-                | Kw::Test,
-            ) if depth == 0 => starts.push(i),
+            t if depth == 0 && is_item_keyword(t) => starts.push(i),
             _ => {}
         }
     }
@@ -113,40 +105,114 @@ pub fn split(text: &str) -> (Vec<Segment>, Vec<(Token<'_>, Span)>) {
         }
     };
     if starts.first().is_none_or(|&k| boundary(k) > 0) {
-        let end = starts.first().map_or(text.len(), |&k| boundary(k));
+        let first = starts.first().copied().unwrap_or(tokens.len());
         segments.push(Segment {
             start: 0,
-            end,
+            end: starts.first().map_or(text.len(), |&k| boundary(k)),
             kind: SegKind::Shared,
             name: None,
-            tokens: (0, starts.first().copied().unwrap_or(tokens.len())),
+            idents: Arc::new(idents(&tokens[..first])),
         });
     }
     for (n, &k) in starts.iter().enumerate() {
         let next = starts.get(n + 1).copied();
-        let end = next.map_or(text.len(), boundary);
-        let (kind, name) = match tokens[k].0 {
-            Token::Kw(Kw::Twin) => (SegKind::Twin, ident_at(&tokens, k + 1)),
-            Token::Kw(Kw::Scenario) => (SegKind::Run, ident_at(&tokens, k + 1)),
-            Token::Kw(Kw::Test) => (SegKind::Run, None),
-            _ => (SegKind::Shared, None),
-        };
+        let (kind, name) = kind_and_name(&tokens[k..]);
         segments.push(Segment {
             start: boundary(k),
-            end,
+            end: next.map_or(text.len(), boundary),
             kind,
             name,
-            tokens: (k, next.unwrap_or(tokens.len())),
+            idents: Arc::new(idents(&tokens[k..next.unwrap_or(tokens.len())])),
         });
     }
-    (segments, tokens)
+    segments
 }
 
-fn ident_at(tokens: &[(Token<'_>, Span)], i: usize) -> Option<String> {
-    match tokens.get(i) {
+fn is_item_keyword(t: &Token<'_>) -> bool {
+    matches!(
+        t,
+        Token::Kw(
+            Kw::Use
+                | Kw::Const
+                | Kw::Unit
+                | Kw::Enum
+                | Kw::Fn
+                | Kw::Component
+                | Kw::Twin
+                | Kw::Scenario
+                | Kw::Test
+        )
+    )
+}
+
+/// The kind and name of the item whose keyword starts `tokens`.
+fn kind_and_name(tokens: &[(Token<'_>, Span)]) -> (SegKind, Option<String>) {
+    let name = match tokens.get(1) {
         Some((Token::Ident(name), _)) => Some(name.to_string()),
         _ => None,
+    };
+    match tokens.first() {
+        Some((Token::Kw(Kw::Twin), _)) => (SegKind::Twin, name),
+        Some((Token::Kw(Kw::Scenario), _)) => (SegKind::Run, name),
+        Some((Token::Kw(Kw::Test), _)) => (SegKind::Run, None),
+        _ => (SegKind::Shared, None),
     }
+}
+
+fn idents(tokens: &[(Token<'_>, Span)]) -> HashSet<String> {
+    tokens
+        .iter()
+        .filter_map(|(t, _)| match t {
+            Token::Ident(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The edited item re-cut from the new text, if the edit left it one
+/// whole item of the same kind and name: its braces balanced, no other
+/// item inside, no unterminated string or comment, and the edit before its
+/// last token (so the comments after it, which belong to the next item,
+/// are untouched).
+fn recut(old: &Segment, text: &str, start: usize, end: usize, edit_end: usize) -> Option<Segment> {
+    let lexed = lex(text.get(start..end)?, FileId(0));
+    if !lexed.diagnostics.is_empty() {
+        return None;
+    }
+    let tokens = &lexed.tokens;
+    let first = tokens.iter().position(|(t, _)| is_item_keyword(t))?;
+    if first != 0 || start + tokens.last()?.1.end as usize <= edit_end.saturating_sub(1) {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut opened = false;
+    for (i, (t, _)) in tokens.iter().enumerate() {
+        match t {
+            Token::Punct(Punct::LBrace) => {
+                depth += 1;
+                opened = true;
+            }
+            Token::Punct(Punct::RBrace) => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 && i + 1 != tokens.len() {
+                    return None;
+                }
+            }
+            t if i > 0 && is_item_keyword(t) && depth == 0 => return None,
+            _ => {}
+        }
+    }
+    if depth != 0 || !opened {
+        return None;
+    }
+    let (kind, name) = kind_and_name(tokens);
+    (kind == old.kind && name == old.name).then(|| Segment {
+        start,
+        end,
+        kind,
+        name,
+        idents: Arc::new(idents(tokens)),
+    })
 }
 
 /// Gives diagnostics file ids that mean the same in every check: the
@@ -192,35 +258,24 @@ pub fn recheck(base: &Base, name: &str, text: &str) -> Option<Base> {
     let prefix = common_prefix(old, text);
     let suffix = common_suffix(&old[prefix..], &text[prefix..]);
     let (old_end, new_end) = (old.len() - suffix, text.len() - suffix);
-    let (segments, tokens) = split(text);
-    if segments.len() != base.segments.len() {
-        return None;
-    }
     let delta = text.len() as i64 - old.len() as i64;
     let moved = |pos: usize| (pos as i64 + delta) as usize;
-    let d = segments
+    let d = base
+        .segments
         .iter()
-        .position(|s| s.start <= prefix && new_end <= s.end)?;
-    for (i, (a, b)) in base.segments.iter().zip(&segments).enumerate() {
-        let same_place = if i < d {
-            a.start == b.start && a.end == b.end
-        } else if i > d {
-            moved(a.start) == b.start && moved(a.end) == b.end
-        } else {
-            a.start == b.start && moved(a.end) == b.end && a.start <= prefix && old_end <= a.end
-        };
-        if !same_place || a.kind != b.kind || a.name != b.name {
-            return None;
-        }
-    }
-    if segments[d].kind == SegKind::Shared {
+        .position(|s| s.start <= prefix && old_end <= s.end)?;
+    let edited = &base.segments[d];
+    if edited.kind == SegKind::Shared {
         return None;
     }
-    let mentions = |s: &Segment, name: &str| {
-        tokens[s.tokens.0..s.tokens.1]
-            .iter()
-            .any(|(t, _)| matches!(t, Token::Ident(n) if *n == name))
-    };
+    let recut = recut(edited, text, edited.start, moved(edited.end), new_end)?;
+    let mut segments = base.segments.clone();
+    segments[d] = recut;
+    for s in &mut segments[d + 1..] {
+        s.start = moved(s.start);
+        s.end = moved(s.end);
+    }
+    let mentions = |s: &Segment, name: &str| s.idents.contains(name);
     let twins: HashMap<&str, Vec<usize>> =
         segments
             .iter()
@@ -263,15 +318,10 @@ pub fn recheck(base: &Base, name: &str, text: &str) -> Option<Base> {
     );
     let mut queue: Vec<usize> = dirty.iter().copied().collect();
     while let Some(i) = queue.pop() {
-        let s = &segments[i];
-        for (t, _) in &tokens[s.tokens.0..s.tokens.1] {
-            if let Token::Ident(n) = t
-                && let Some(js) = twins.get(n)
-            {
-                for &j in js {
-                    if keep.insert(j) {
-                        queue.push(j);
-                    }
+        for n in segments[i].idents.iter() {
+            for &j in twins.get(n.as_str()).into_iter().flatten() {
+                if keep.insert(j) {
+                    queue.push(j);
                 }
             }
         }
@@ -414,8 +464,38 @@ mod tests {
     }
 
     #[test]
+    fn risky_edits_are_exact_or_refused() {
+        let base = Base::new(MODEL, full_check("m.twin", MODEL));
+        let edits = [
+            ("let w: V", "twin Z { }\n    let w: V"),
+            ("let w: V", "}\n    let w: V"),
+            ("let w: V", "{\n    let w: V"),
+            ("let w: V", "/* open\n    let w: V"),
+            ("let w: V", "let w: \"V"),
+            ("twin Sys {", "/// doc\ntwin Sys {"),
+            ("}\ntwin Sys", "} let q = 1\ntwin Sys"),
+            ("sensor v: V", "sensor v: V\n    sensor v: A"),
+            ("twin Two", "twin One"),
+        ];
+        let mut fast = 0;
+        for (from, to) in edits {
+            let text = MODEL.replacen(from, to, 1);
+            assert_ne!(text, MODEL, "`{from}` not found");
+            if let Some(got) = recheck(&base, "m.twin", &text) {
+                assert_eq!(
+                    got.diagnostics,
+                    full_check("m.twin", &text),
+                    "`{from}` -> `{to}`"
+                );
+                fast += 1;
+            }
+        }
+        assert!(fast >= 2, "only {fast} edits took the fast path");
+    }
+
+    #[test]
     fn items_own_the_comments_before_them() {
-        let (segs, _) = split(MODEL);
+        let segs = split(MODEL);
         let one = segs
             .iter()
             .find(|s| s.name.as_deref() == Some("One"))
