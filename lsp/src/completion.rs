@@ -37,8 +37,11 @@ const PREFIXED: &[&str] = &[
     "kOhm", "mrad", "mol",
 ];
 
-/// The completion items at `offset`.
-pub fn complete(a: &Analysis, offset: usize) -> Vec<CompletionItem> {
+/// The completion items at `offset`. `trigger` is the character whose
+/// typing asked for them, if any: a space asks only for units after a
+/// number, `:` only for types, `.` only for members (elsewhere they give
+/// nothing, so typing does not keep opening the list).
+pub fn complete(a: &Analysis, offset: usize, trigger: Option<char>) -> Vec<CompletionItem> {
     let text = a.text();
     let offset = offset.min(text.len());
     let mut offset = offset;
@@ -78,6 +81,9 @@ pub fn complete(a: &Analysis, offset: usize) -> Vec<CompletionItem> {
     {
         return unit_items(a, false);
     }
+    if trigger == Some(' ') || trigger == Some('.') {
+        return Vec::new();
+    }
     let line_first = tokens.partition_point(|(_, s)| (s.start as usize) < line_start);
     if let Some(items) = type_position(&toks, line_first).map(|alarm| {
         if alarm {
@@ -90,6 +96,9 @@ pub fn complete(a: &Analysis, offset: usize) -> Vec<CompletionItem> {
         }
     }) {
         return items;
+    }
+    if trigger == Some(':') {
+        return Vec::new();
     }
     let depth = toks.iter().fold(0i64, |d, t| match t {
         Token::Punct(Punct::LBrace) => d + 1,
@@ -543,7 +552,10 @@ mod tests {
         let offset = pos - src[..pos].matches('|').count();
         let text = src.replace('|', "");
         let a = Analysis::new("t.twin", &text, 1, ModuleKey::File("file:///t.twin".into()));
-        complete(&a, offset).into_iter().map(|c| c.label).collect()
+        complete(&a, offset, None)
+            .into_iter()
+            .map(|c| c.label)
+            .collect()
     }
 
     const SRC: &str = "enum Mode { Off, Idle }\n\
@@ -573,6 +585,21 @@ mod tests {
         assert!(
             l.contains(&"Real".to_string()) && l.contains(&"Mode".to_string()),
             "{l:?}"
+        );
+    }
+
+    #[test]
+    fn typing_a_space_or_colon_opens_the_list_only_where_it_helps() {
+        let src = "twin T {\n    sensor s: A\n    let a = s \n    let b = 2 \n}\n";
+        let a = Analysis::new("t.twin", src, 1, ModuleKey::File("file:///t.twin".into()));
+        let after_name = src.find("s \n").unwrap_or(0) + 2;
+        assert!(complete(&a, after_name, Some(' ')).is_empty());
+        assert!(!complete(&a, after_name, None).is_empty());
+        let after_number = src.find("2 \n").unwrap_or(0) + 2;
+        assert!(
+            complete(&a, after_number, Some(' '))
+                .iter()
+                .any(|c| c.label == "kW")
         );
     }
 

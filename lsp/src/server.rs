@@ -229,9 +229,15 @@ impl LanguageServer for Backend {
         let at = params.text_document_position;
         let a = self.analysis(&at.text_document.uri).await?;
         let offset = Self::offset(&a, at.position);
+        let trigger = params
+            .context
+            .filter(|c| c.trigger_kind == lsp::CompletionTriggerKind::TRIGGER_CHARACTER)
+            .and_then(|c| c.trigger_character)
+            .and_then(|c| c.chars().next());
         Ok(Some(lsp::CompletionResponse::Array(completion::complete(
             &a,
             offset as usize,
+            trigger,
         ))))
     }
 
