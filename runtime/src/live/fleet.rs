@@ -153,6 +153,12 @@ impl Fleet {
         }
     }
 
+    /// Every instance's persistent slots, struct-of-arrays: slot `s` of
+    /// instance `i` at `s * ids().len() + i`.
+    pub fn block(&self) -> &[f64] {
+        &self.block
+    }
+
     fn set(&mut self, i: usize, slot: Slot, v: f64) {
         let n = self.ids.len();
         if let Some(x) = self.block.get_mut(slot as usize * n + i) {

@@ -570,7 +570,12 @@ impl Manifest {
 }
 
 /// A param override's SI value: `"380 V"`, `"0.85"`, `"68degF"`.
-fn param_value(model: &Model, table: &UnitTable, name: &str, text: &str) -> Result<f64, String> {
+pub(crate) fn param_value(
+    model: &Model,
+    table: &UnitTable,
+    name: &str,
+    text: &str,
+) -> Result<f64, String> {
     let Some(param) = model.params.iter().find(|p| p.name == name) else {
         let names: Vec<&str> = model.params.iter().map(|p| p.name.as_str()).collect();
         let hint = twin_compiler::units::closest(name, names.iter().copied())

@@ -9,6 +9,7 @@
 //! checkpoint to its [`Observer`]s: the history store, the sinks that
 //! publish actuator commands and alarm events, and the HTTP API's view.
 
+pub mod api;
 pub mod fleet;
 pub mod manifest;
 pub mod payload;

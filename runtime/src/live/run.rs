@@ -39,6 +39,9 @@ pub struct Metrics {
     pub alarms_raised: AtomicU64,
     /// Checkpoints written.
     pub checkpoints: AtomicU64,
+    /// Time it took to check, lower and compile the model, in µs (set by
+    /// whoever compiled it).
+    pub compile_us: AtomicU64,
     /// Samples by (sensor, quality): `good` or a [`Reject::code`].
     pub samples: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
