@@ -5,15 +5,19 @@
 //! fleet until SIGINT or SIGTERM (or, in replay mode, until the data runs
 //! out), then flushes and checkpoints and exits 0. A bad manifest or
 //! binding is exit 2 with one line per problem naming the file and the
-//! key; a model with errors is exit 1. Logs go to stderr as text or, with
-//! `--log-format json`, as JSON lines.
+//! key; a model with errors is exit 1. The HTTP API (`runtime.api`) is
+//! served on a thread of its own from before the first tick; an address
+//! in use or an unset `runtime.token_env` variable is exit 2. Logs go to
+//! stderr as text or, with `--log-format json`, as JSON lines.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use twin_runtime::live::Observer;
+use twin_runtime::live::api::{self, Server, whatif::WhatIf};
 use twin_runtime::live::manifest::{Manifest, SourceKind};
 use twin_runtime::live::publish::StdoutSink;
 use twin_runtime::live::run::Runner;
@@ -67,6 +71,7 @@ fn init_logs(format: LogFormat) {
 }
 
 fn deploy(args: &RunArgs) -> Result<(), Failure> {
+    let started = Instant::now();
     let manifest =
         Manifest::load(&args.manifest).map_err(|e| Failure::usage(e.join("\nerror: ")))?;
     let loaded = load::load_and_check(&manifest.model)?;
@@ -91,7 +96,45 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
             observers.push(Box::new(StdoutSink::new(manifest.clone(), i)));
         }
     }
+    let api = match manifest.runtime.api {
+        Some(addr) => {
+            let token = api_token(&args.manifest, manifest.runtime.token_env.as_deref())?;
+            let (observer, shared) = api::observe(&model);
+            observers.push(Box::new(observer));
+            Some((addr, token, shared))
+        }
+        None => None,
+    };
+    let base = manifest
+        .model
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let program = Arc::new(loaded.checked.program);
     let mut runner = Runner::new(manifest, model, observers, None, stop);
+    runner
+        .metrics()
+        .compile_us
+        .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    // Kept until the run ends: dropping it stops the server.
+    let _server = match api {
+        Some((addr, token, shared)) => {
+            let whatif = WhatIf::new(shared.model.clone(), Some(program), twin, base);
+            let server = Server::start(api::Options {
+                addr,
+                token,
+                shared,
+                metrics: runner.metrics(),
+                whatif,
+            })
+            .map_err(|e| {
+                Failure::usage(format!("{}: runtime.api: {e}", args.manifest.display()))
+            })?;
+            tracing::info!(addr = %server.addr(), "HTTP API listening");
+            Some(server)
+        }
+        None => None,
+    };
     tracing::info!(
         twin = runner.fleet().model().name,
         twins = runner.fleet().ids().len(),
@@ -105,4 +148,19 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
         "stopped"
     );
     Ok(())
+}
+
+/// The API's bearer token from the variable `runtime.token_env` names; a
+/// named variable that is unset or empty is an error (never an open API).
+fn api_token(manifest: &Path, var: Option<&str>) -> Result<Option<String>, Failure> {
+    let Some(var) = var else {
+        return Ok(None);
+    };
+    match std::env::var(var) {
+        Ok(token) if !token.trim().is_empty() => Ok(Some(token.trim().to_string())),
+        _ => Err(Failure::usage(format!(
+            "{}: runtime.token_env: the environment variable `{var}` is not set",
+            manifest.display()
+        ))),
+    }
 }

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod run_api;
 mod simulate;
 
 fn twinc(args: &[&str]) -> Output {
