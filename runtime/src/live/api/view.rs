@@ -96,7 +96,7 @@ impl View {
         for s in &model.sensors {
             let entry = signals.entry(s.name.clone()).or_insert_with(|| {
                 json!({
-                    "value": number(s.unit.from_si(self.get(i, s.slot))),
+                    "value": number(tidy(s.unit.from_si(self.get(i, s.slot)))),
                     "unit": s.unit.text,
                 })
             });
@@ -144,7 +144,7 @@ impl View {
 /// an enum variant's name; null when it is not a number.
 fn value(v: f64, format: &Format) -> Value {
     match format {
-        Format::Real => number(v),
+        Format::Real => number(tidy(v)),
         Format::Int if v.is_finite() => Value::from(v as i64),
         Format::Bool if !v.is_nan() => Value::from(v != 0.0),
         Format::Enum(names) if v >= 0.0 && (v as usize) < names.len() => {
@@ -157,6 +157,17 @@ fn value(v: f64, format: &Format) -> Value {
 /// A JSON number, or null for NaN and infinities.
 fn number(v: f64) -> Value {
     serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+}
+
+/// A value to 12 significant digits, which drops the noise of unit
+/// conversions (`21.97`, not `21.970000000000027`) and keeps far more
+/// precision than any sensor has.
+pub(crate) fn tidy(v: f64) -> f64 {
+    if v.is_finite() {
+        format!("{v:.11e}").parse().unwrap_or(v)
+    } else {
+        v
+    }
 }
 
 /// A time to the microsecond: `1820.1`, not `1820.1000000000001`.
@@ -281,5 +292,20 @@ impl Observer for ApiObserver {
             alarms: self.alarms.clone(),
         };
         self.shared.publish(Arc::new(view));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_lose_conversion_noise_not_precision() {
+        assert_eq!(tidy(21.970000000000027), 21.97);
+        assert_eq!(tidy(2319.5200000000004), 2319.52);
+        assert_eq!(tidy(1.0 / 3.0), 0.333333333333);
+        assert_eq!(tidy(1790003599.9), 1790003599.9);
+        assert!(tidy(f64::NAN).is_nan());
+        assert_eq!(round(1820.1000000000001), 1820.1);
     }
 }

@@ -24,6 +24,8 @@ use crate::runs::{Prepared, prepare};
 use crate::scenario::{Options, Report, run_scenario_from};
 use crate::sim::{Fork, Interpreter};
 
+use super::view::tidy;
+
 /// The most steps one what-if may run (about 20 s of native code for a
 /// small twin): a request cannot tie up a core for hours.
 pub const MAX_STEPS: f64 = 1e8;
@@ -339,10 +341,10 @@ fn report_json(r: &Report, req: &Request, id: &str, start: f64) -> Value {
             s.name.clone(),
             json!({
                 "unit": s.unit.text,
-                "min": number(s.min),
-                "max": number(s.max),
-                "mean": number(s.mean),
-                "final": number(s.last),
+                "min": number(tidy(s.min)),
+                "max": number(tidy(s.max)),
+                "mean": number(tidy(s.mean)),
+                "final": number(tidy(s.last)),
                 "nan_rows": s.nan_rows,
             }),
         );
