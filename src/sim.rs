@@ -201,7 +201,7 @@ fn simulate(args: &SimArgs) -> Result<(), Failure> {
     let overrides = overrides(&table, &model, &args.sets)?;
     let ticks = (until / dt + 1e-9).floor() as u64;
     let jit = match args.engine {
-        EngineArg::Jit => match CompiledModel::compile(&model) {
+        EngineArg::Jit => match CompiledModel::compile_with(&model, crate::test::SINGLE) {
             Ok(jit) => Some(jit),
             Err(e) => {
                 eprintln!("warning: native compilation failed ({e}); running on the interpreter");

@@ -134,7 +134,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
         prepared.report = default_report(&prepared);
     }
     let jit = match args.engine {
-        EngineArg::Jit => match CompiledModel::compile(&prepared.model) {
+        EngineArg::Jit => match CompiledModel::compile_with(&prepared.model, crate::test::SINGLE) {
             Ok(jit) => Some(jit),
             Err(e) => {
                 eprintln!("warning: native compilation failed ({e}); running on the interpreter");

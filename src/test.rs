@@ -172,10 +172,16 @@ impl Job<'_> {
     }
 }
 
+/// One instance at a time: the fleet entry points are not compiled.
+pub const SINGLE: twin_compiler::codegen::Options = twin_compiler::codegen::Options {
+    entries: twin_compiler::codegen::Entries::Single,
+    opt: twin_compiler::codegen::Opt::Speed,
+};
+
 /// Runs a prepared test on native code, or the interpreter if native
 /// compilation fails.
 fn execute(p: &Prepared) -> std::result::Result<Vec<Outcome>, String> {
-    match CompiledModel::compile(&p.model) {
+    match CompiledModel::compile_with(&p.model, SINGLE) {
         Ok(jit) => run_test(p, jit),
         Err(_) => run_test(p, Interpreter),
     }

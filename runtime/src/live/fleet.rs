@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 
-use twin_compiler::codegen::CompiledModel;
+use twin_compiler::codegen::{CompiledModel, Entries, Opt, Options};
 use twin_compiler::interp::{self, Memory};
 use twin_compiler::ir::{MessagePiece, Model, Slot};
 
@@ -78,7 +78,14 @@ impl Fleet {
     /// A fleet with no instances at tick 0. Runs on native code when the
     /// model compiles (it always should), otherwise on the interpreter.
     pub fn new(model: Model, dt: f64) -> Fleet {
-        let code = CompiledModel::compile(&model).ok();
+        let code = CompiledModel::compile_with(
+            &model,
+            Options {
+                entries: Entries::Fleet,
+                opt: Opt::Speed,
+            },
+        )
+        .ok();
         let mut scratch = vec![0.0; model.scratch_len()];
         let persistent = model.persistent as usize;
         let mut set = |slot: Slot, v: f64| {
