@@ -4,6 +4,25 @@
 //! only), 1 (the model has errors) or 2 (bad usage or unreadable input).
 //! Subcommands live in their own modules; this file only dispatches.
 
+/// `println!` that never panics: a closed stdout (`twinc test | head`)
+/// is not an error worth a crash, so the output is dropped.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` that never panics (see `outln!`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, $($arg)*);
+        let _ = stdout.flush();
+    }};
+}
+
 mod check;
 mod fmt;
 mod load;

@@ -366,14 +366,8 @@ impl Fleet {
             .iter()
             .map(|p| match p {
                 MessagePiece::Text(t) => t.clone(),
-                MessagePiece::Value(slot, unit) => {
-                    let v = unit.from_si(self.get(i, *slot));
-                    let v = (v * 10.0).round() / 10.0;
-                    if unit.text.is_empty() || unit.text == "1" {
-                        format!("{v}")
-                    } else {
-                        format!("{v} {}", unit.text)
-                    }
+                MessagePiece::Value(slot, unit, format) => {
+                    crate::sim::show(self.get(i, *slot), unit, format)
                 }
             })
             .collect()
