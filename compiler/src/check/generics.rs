@@ -22,6 +22,10 @@ pub(crate) struct Split {
     exps: Vec<Rational>,
     /// The type is exactly one unit parameter (`x: U`).
     bare: Option<usize>,
+    /// The type is exactly an affine unit (`x: degC`): an absolute
+    /// temperature. Products and powers of units drop the offset, so
+    /// `known` alone cannot tell `degC` from `K`.
+    point: bool,
 }
 
 /// `known × Π solved[i]^exps[i]` over the solved unit parameters.
@@ -44,11 +48,23 @@ impl Checker {
     pub(crate) fn split_type(&mut self, te: &UnitExpr, generics: &[String]) -> Option<Split> {
         let mut exps = vec![Rational::ZERO; generics.len()];
         let known = self.split_rec(te, generics, &mut exps, Rational::ONE)?;
-        let bare = match &te.kind {
-            UnitExprKind::Name(n) => generics.iter().position(|g| g == n),
-            _ => None,
+        let mut inner = te;
+        while let UnitExprKind::Paren(x) = &inner.kind {
+            inner = x;
+        }
+        let (bare, point) = match &inner.kind {
+            UnitExprKind::Name(n) => match generics.iter().position(|g| g == n) {
+                Some(i) => (Some(i), false),
+                None => (None, self.units.lookup(n).is_some_and(|u| u.is_affine())),
+            },
+            _ => (None, false),
         };
-        Some(Split { known, exps, bare })
+        Some(Split {
+            known,
+            exps,
+            bare,
+            point,
+        })
     }
     pub(crate) fn split_rec(
         &mut self,
@@ -158,7 +174,7 @@ impl Checker {
             };
             let want_affinity = match split.bare {
                 Some(i) => solved[i].map_or(Affinity::Neutral, |s| s.affinity),
-                None if split.known.is_affine() => Affinity::Point,
+                None if split.point => Affinity::Point,
                 None => Affinity::Neutral,
             };
             let shown = param_types[k].as_ref().map(|t| t.unit.to_compact());
@@ -255,7 +271,7 @@ impl Checker {
         };
         let affinity = match split.bare {
             Some(i) => solved[i].map_or(Affinity::Neutral, |s| s.affinity),
-            None if split.known.is_affine() => Affinity::Point,
+            None if split.point => Affinity::Point,
             None => Affinity::Neutral,
         };
         Ty::Real(Quantity { dim, affinity })
