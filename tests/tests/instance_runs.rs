@@ -1,6 +1,9 @@
 //! Runs of models the checker used to reject, checked against their
 //! analytic solutions on the interpreter and on the JIT, which must agree
 //! bit for bit:
+//! - instance members read before the instance's declaration, and an
+//!   instance's state fed back into its own argument (both were
+//!   `unknown-name`: "`b` has no members");
 //! - `-> degC` results of functions and components (read as temperature
 //!   differences, so assigning them to a `degC` let was `affine-misuse`).
 
@@ -78,6 +81,38 @@ fn assert_follows(values: &[(f64, f64)], want: impl Fn(f64) -> f64, tol: f64, wh
             "{what} at t = {t} s: {got}, want {w}"
         );
     }
+}
+
+const THERMAL: &str = "
+component Mass(heat: W) {
+    state temp: degC = 20 degC
+    der(temp) = heat / 1 kJ/K
+}
+twin Forward {
+    let flow: W = 10 W/K * (a.temp - 20 degC)
+    a = Mass(heat: 1 W)
+}
+twin Feedback {
+    b = Mass(heat: 10 W/K * (0 degC - b.temp))
+}
+";
+
+#[test]
+fn a_member_read_before_its_instance_is_declared_runs() {
+    // a.temp = 20 degC + (1 W / 1 kJ/K) t, so flow = 10 W/K · t / 1000 s.
+    let values = run(&model(THERMAL, "Forward"), "flow", 100);
+    assert_follows(&values, |t| 0.01 * t, 1e-9, "flow");
+}
+
+#[test]
+fn an_instance_state_fed_back_into_its_argument_decays_exponentially() {
+    // der(temp) = 10 W/K · (0 degC - temp) / 1 kJ/K: temp decays toward
+    // 0 degC with time constant 100 s, temp = 20 degC · e^(-t / 100 s).
+    // rk4 at dt = 1 s is accurate to about 1e-10 K here.
+    let values = run(&model(THERMAL, "Feedback"), "b.temp", 300);
+    assert_follows(&values, |t| 20.0 * (-t / 100.0).exp(), 1e-8, "b.temp");
+    let last = values.last().map_or(f64::NAN, |v| v.1);
+    assert!((last - 0.995741367357279).abs() < 1e-8, "{last}");
 }
 
 const CELSIUS: &str = "
