@@ -7,6 +7,7 @@
 
 use super::expr::{Scope, error_expr, texpr};
 use super::instance::Head;
+use super::probe::{instantiate, instantiate_all, mentions_probes};
 use super::types::{Quantity, Ty};
 use super::{Checker, Global};
 use crate::diagnostic::{Diagnostic, Kind};
@@ -240,7 +241,7 @@ impl Checker {
         let mut ids = vec![start];
         let mut ty = Ty::Error;
         for depth in 1..path.segments.len() {
-            let Some((of, _)) = target.take() else {
+            let Some((of, solved)) = target.take() else {
                 let seg = &path.segments[depth];
                 self.error(
                     Diagnostic::new(
@@ -255,7 +256,7 @@ impl Checker {
                 );
                 return error_expr(span);
             };
-            let Some(step) = self.path_step(of, path, depth) else {
+            let Some(step) = self.path_step(of, solved, path, depth) else {
                 return error_expr(span);
             };
             ids.push(step.id);
@@ -265,8 +266,16 @@ impl Checker {
         texpr(TExprKind::Ref(Ref::Path(ids)), ty, span)
     }
 
-    /// Segment `depth` of a path, a member of an instance of `of`.
-    fn path_step(&mut self, of: InstanceOf, path: &Path, depth: usize) -> Option<PathStep> {
+    /// Segment `depth` of a path, a member of an instance of `of` whose
+    /// unit parameters stand for `solved` (unknown while the instance's
+    /// own declaration is being checked).
+    fn path_step(
+        &mut self,
+        of: InstanceOf,
+        solved: Option<Vec<Quantity>>,
+        path: &Path,
+        depth: usize,
+    ) -> Option<PathStep> {
         let seg = &path.segments[depth];
         let body = match of {
             InstanceOf::Component(c) => &self.program.components[c],
@@ -292,12 +301,55 @@ impl Checker {
             return None;
         };
         let member = &body.members[id];
-        let ty = member.ty.clone();
+        let ty = match &solved {
+            Some(s) => instantiate(&member.ty, &member.unit.text, &body.generics, s),
+            None if mentions_probes(&member.ty, body.generics.len()) => None,
+            None => Some(member.ty.clone()),
+        };
+        // An instance inside this one: its unit parameters, in terms of
+        // this call's.
         let next = match &member.kind {
-            MemberKind::Instance { of, generics, .. } => Some((*of, Some(generics.clone()))),
+            MemberKind::Instance { of, generics, .. } => Some((
+                *of,
+                solved
+                    .as_ref()
+                    .map(|s| instantiate_all(generics, &body.generics, s)),
+            )),
             _ => None,
         };
-        Some(PathStep { id, ty, next })
+        if let Some(ty) = ty {
+            return Some(PathStep { id, ty, next });
+        }
+        let shown = path.segments[..=depth]
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(".");
+        let d = if solved.is_none() {
+            Diagnostic::new(
+                Kind::TypeMismatch,
+                seg.span,
+                format!(
+                    "the unit of `{shown}` cannot be inferred: it depends on the arguments of `{}`, which use it",
+                    path.segments[0].name
+                ),
+            )
+            .label("unit depends on itself")
+            .with_help(format!(
+                "declare the unit of the value fed back, e.g. `let fed: 1 = {shown}` for a plain number, and pass `fed`"
+            ))
+        } else {
+            let owner = body.name.clone();
+            Diagnostic::new(
+                Kind::TypeMismatch,
+                seg.span,
+                format!("the unit of `{shown}` cannot be worked out at this use"),
+            )
+            .label("unit not known")
+            .with_help(format!("declare the unit of `{}` in `{owner}`", seg.name))
+        };
+        self.error(d);
+        None
     }
     /// Matches call arguments to parameter names: gives, per parameter,
     /// the argument expression (if any), and whether a problem was
