@@ -284,26 +284,26 @@ fn run_ticks<E: Engine>(
     // quietly; any other write error is reported.
     let io = |e: std::io::Error| Failure::usage(format!("cannot write the output: {e}"));
     let closed = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
-    if !args.quiet {
-        if let Err(e) = sim.write_header(&mut out) {
+    if !args.quiet
+        && let Err(e) = sim.write_header(&mut out)
+    {
+        return if closed(&e) {
+            Ok(sim.rejected())
+        } else {
+            Err(io(e))
+        };
+    }
+    let mut progress = crate::progress::Progress::new();
+    for k in 0..=ticks {
+        sim.step_to_record();
+        if !args.quiet
+            && let Err(e) = sim.write_row(&mut out)
+        {
             return if closed(&e) {
                 Ok(sim.rejected())
             } else {
                 Err(io(e))
             };
-        }
-    }
-    let mut progress = crate::progress::Progress::new();
-    for k in 0..=ticks {
-        sim.step_to_record();
-        if !args.quiet {
-            if let Err(e) = sim.write_row(&mut out) {
-                return if closed(&e) {
-                    Ok(sim.rejected())
-                } else {
-                    Err(io(e))
-                };
-            }
         }
         if k % twin_runtime::scenario::PROGRESS_EVERY == 0 {
             progress.update(k, ticks + 1);

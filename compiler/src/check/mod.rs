@@ -9,7 +9,10 @@
 //! Files: [`units`] evaluates unit and type expressions; [`expr`] types
 //! expressions; [`body`] checks twin and component bodies; [`graph`] finds
 //! algebraic loops and the evaluation order; [`runs`] checks scenarios and
-//! tests; [`consts`] evaluates compile-time constants.
+//! tests; [`consts`] evaluates compile-time constants; [`generics`] infers
+//! unit parameters at calls, and [`probe`] stands in for them in generic
+//! bodies and puts the inferred units back into members read through an
+//! instance.
 
 mod body;
 mod call;
@@ -20,6 +23,7 @@ mod generics;
 mod graph;
 mod instance;
 mod names;
+mod probe;
 mod runs;
 mod tables;
 pub mod types;
