@@ -101,9 +101,9 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
     runner.start_local_sources();
     runner.watch_model();
     runner.run();
-    tracing::info!(
-        t = twin_runtime::sim::format_time(runner.fleet().time()),
-        "stopped"
-    );
+    match runner.last_tick_time() {
+        Some(t) => tracing::info!(last_tick = twin_runtime::sim::format_time(t), "stopped"),
+        None => tracing::info!("stopped before the first tick"),
+    }
     Ok(())
 }

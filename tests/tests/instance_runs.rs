@@ -5,7 +5,9 @@
 //!   instance's state fed back into its own argument (both were
 //!   `unknown-name`: "`b` has no members");
 //! - `-> degC` results of functions and components (read as temperature
-//!   differences, so assigning them to a `degC` let was `affine-misuse`).
+//!   differences, so assigning them to a `degC` let was `affine-misuse`);
+//! - initial values in dependency order, and continuous actuators at their
+//!   start value at t = 0.
 
 use twin_compiler::check::check;
 use twin_compiler::codegen::CompiledModel;
@@ -146,4 +148,24 @@ fn degc_results_are_absolute_temperatures() {
     let decay = |t: f64| 20.0 * (-t / 10.0).exp();
     assert_follows(&run(&m, "cooled", 60), |t| 1.0 + decay(t), 1e-5, "cooled");
     assert_follows(&run(&m, "rise", 60), decay, 1e-5, "rise");
+}
+
+/// A state starting from a let that reads another state (`Lag`'s
+/// `state y = x` with `x = s + u`) sees that state's initial value, not 0.
+#[test]
+fn initial_states_follow_their_dependencies() {
+    let src = "use std::filters::Lag\n\ntwin R {\n    sensor u: 1 = 1\n    state s: 1 = 5\n    der(s) = 0 / 1 s\n    let v: 1 = s + u\n    let w: 1 = Lag(x: v, tau: 10 s)\n}\n";
+    let m = model(src, "R");
+    let w = run(&m, "w", 3);
+    assert!(w.iter().all(|(_, v)| *v == 6.0), "{w:?}");
+}
+
+/// A let reading a continuous actuator sees its start value at t = 0.
+#[test]
+fn continuous_actuators_start_at_their_target() {
+    let src = "twin A {\n    step 1 s\n    actuator lim: W range 0 W .. 10 W = 5 W + 20 W * t / 1 s\n    let seen: W = lim\n}\n";
+    let m = model(src, "A");
+    let seen = run(&m, "seen", 2);
+    // t = 0: the start (5 W); later the previous tick's command, clamped.
+    assert_eq!(seen, [(0.0, 5.0), (1.0, 5.0), (2.0, 10.0)]);
 }

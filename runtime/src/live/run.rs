@@ -47,10 +47,34 @@ pub struct Metrics {
     pub samples: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
+/// Rejections logged one by one per sensor and reason.
+const LOGGED_REJECTIONS: u64 = 5;
+
 impl Metrics {
-    fn count(&self, sensor: &str, quality: &'static str) {
-        if let Ok(mut m) = self.samples.lock() {
-            *m.entry((sensor.to_string(), quality)).or_default() += 1;
+    /// Counts a sample; gives the count so far for its sensor and quality.
+    fn count(&self, sensor: &str, quality: &'static str) -> u64 {
+        match self.samples.lock() {
+            Ok(mut m) => {
+                let n = m.entry((sensor.to_string(), quality)).or_default();
+                *n += 1;
+                *n
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// Logs the rejected samples by sensor and reason, one line each.
+    pub fn log_rejections(&self) {
+        let Ok(m) = self.samples.lock() else {
+            return;
+        };
+        for ((sensor, quality), n) in m.iter().filter(|((_, q), _)| *q != "good") {
+            tracing::warn!(
+                sensor,
+                reason = quality,
+                count = n,
+                "samples rejected in all"
+            );
         }
     }
 }
@@ -265,6 +289,14 @@ impl Runner {
         for o in &mut self.observers {
             o.finish();
         }
+        self.metrics.log_rejections();
+    }
+
+    /// The time of the last tick run, if any.
+    pub fn last_tick_time(&self) -> Option<f64> {
+        let k = self.fleet.tick_index();
+        (self.metrics.ticks.load(Ordering::Relaxed) > 0 && k > 0)
+            .then(|| (k - 1) as f64 * self.fleet.step())
     }
 
     fn stopped(&self) -> bool {
@@ -364,6 +396,7 @@ impl Runner {
 
     fn log(&self, events: &[Event], t: f64) {
         let model = self.fleet.model();
+        let t = crate::sim::format_time(t);
         for e in events {
             match e {
                 Event::Alarm {
@@ -545,8 +578,14 @@ impl Runner {
             _ => format!("line {line}"),
         };
         let reject = |runner: &mut Runner, instance: &str, sensor: &str, reason: Reject| {
+            // A file without an `id` column feeds every instance; name the
+            // instance when there is just one.
+            let instance = match (instance, runner.fleet.ids()) {
+                ("", [only]) => only.clone(),
+                (id, _) => id.to_string(),
+            };
             runner.reject(Rejection {
-                instance: instance.to_string(),
+                instance,
                 sensor: sensor.to_string(),
                 reason,
                 raw: raw.clone(),
@@ -735,14 +774,25 @@ impl Runner {
     }
 
     fn reject(&mut self, r: Rejection) {
-        self.metrics.count(&r.sensor, r.reason.code());
-        tracing::debug!(
-            twin = r.instance,
-            sensor = r.sensor,
-            reason = %r.reason,
-            origin = r.origin,
-            "sample rejected"
-        );
+        let seen = self.metrics.count(&r.sensor, r.reason.code());
+        // The first few of each kind are worth a line each; the rest are
+        // counted (`/metrics`, the history's dead letters, the summary at
+        // the end), so bad data cannot flood the log.
+        if seen <= LOGGED_REJECTIONS {
+            tracing::warn!(
+                twin = r.instance,
+                sensor = r.sensor,
+                reason = %r.reason,
+                origin = r.origin,
+                raw = r.raw,
+                "sample rejected{}",
+                if seen == LOGGED_REJECTIONS {
+                    "; more of this kind are counted, not logged"
+                } else {
+                    ""
+                }
+            );
+        }
         for o in &mut self.observers {
             o.rejected(&r);
         }
