@@ -15,6 +15,7 @@ use std::sync::atomic::AtomicBool;
 use clap::{Args, ValueEnum};
 use twin_runtime::live::Observer;
 use twin_runtime::live::manifest::{Manifest, SourceKind};
+use twin_runtime::live::mqtt;
 use twin_runtime::live::publish::StdoutSink;
 use twin_runtime::live::run::Runner;
 
@@ -91,6 +92,14 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
             observers.push(Box::new(StdoutSink::new(manifest.clone(), i)));
         }
     }
+    // MQTT sinks publish on their source's connection, which opens once
+    // the runner can take its messages.
+    let mut links = mqtt::links(&manifest).map_err(|e| Failure::usage(e.join("\nerror: ")))?;
+    for link in &links {
+        if let Some(sink) = link.sink(&manifest) {
+            observers.push(Box::new(sink));
+        }
+    }
     let mut runner = Runner::new(manifest, model, observers, None, stop);
     tracing::info!(
         twin = runner.fleet().model().name,
@@ -98,9 +107,17 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
         native = runner.fleet().is_native(),
         "running"
     );
+    for link in &mut links {
+        link.start(runner.sender(), runner.handled());
+    }
     runner.start_local_sources();
     runner.watch_model();
     runner.run();
+    // After the last checkpoint: acknowledge what the runner handled, and
+    // leave the rest in the broker's session for the next run.
+    for link in links {
+        link.stop();
+    }
     match runner.last_tick_time() {
         Some(t) => tracing::info!(last_tick = twin_runtime::sim::format_time(t), "stopped"),
         None => tracing::info!("stopped before the first tick"),

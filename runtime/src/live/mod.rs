@@ -11,6 +11,7 @@
 
 pub mod fleet;
 pub mod manifest;
+pub mod mqtt;
 pub mod payload;
 pub mod publish;
 pub mod reload;

@@ -122,6 +122,8 @@ pub struct Runner {
     last_checkpoint: f64,
     stop: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
+    /// Per source, messages handled (see [`Runner::handled`]).
+    handled: Arc<[AtomicU64]>,
 }
 
 impl Runner {
@@ -190,7 +192,9 @@ impl Runner {
             }
         }
         let (tx, rx) = channel();
+        let handled = manifest.sources.iter().map(|_| AtomicU64::new(0)).collect();
         let mut runner = Runner {
+            handled,
             last_checkpoint: fleet.time(),
             manifest,
             fleet,
@@ -242,6 +246,14 @@ impl Runner {
     /// A sender for sources started outside the runner (MQTT).
     pub fn sender(&self) -> Sender<Input> {
         self.tx.clone()
+    }
+
+    /// Per source (index into the manifest's sources), how many
+    /// [`Input::Message`]s the runner has handled: decoded, applied or
+    /// rejected, and shown to the observers. MQTT acknowledges a message
+    /// only once it is counted here.
+    pub fn handled(&self) -> Arc<[AtomicU64]> {
+        self.handled.clone()
     }
 
     /// The counters, shared with the HTTP API.
@@ -498,7 +510,12 @@ impl Runner {
                 topic,
                 payload,
                 arrived,
-            } => self.message(source, &topic, &payload, arrived),
+            } => {
+                self.message(source, &topic, &payload, arrived);
+                if let Some(n) = self.handled.get(source) {
+                    n.fetch_add(1, Ordering::Release);
+                }
+            }
         }
     }
 
@@ -665,7 +682,16 @@ impl Runner {
     }
 
     fn message(&mut self, source: usize, topic: &str, payload: &[u8], arrived: f64) {
+        // A message on the discovery topic starts its twin even when no
+        // sensor reads that topic (an announcement, say).
         let mut bound = false;
+        let announced = match &self.manifest.instances {
+            Instances::Discover(pattern) => pattern.match_id(topic),
+            Instances::Ids(_) => None,
+        };
+        if let Some(id) = announced {
+            bound = self.instance(&id, Some(topic)).is_some();
+        }
         for b in 0..self.bindings.len() {
             let binding = &self.manifest.sensors[self.bindings[b].binding];
             if binding.source != source {
