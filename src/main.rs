@@ -5,6 +5,7 @@
 //! Subcommands live in their own modules; this file only dispatches.
 
 mod check;
+mod history;
 mod load;
 mod plot;
 mod progress;
@@ -34,6 +35,9 @@ enum Command {
     Sim(sim::SimArgs),
     /// Run twins in production from a deployment manifest.
     Run(run::RunArgs),
+    /// Export a deployment's history (signals, samples, alarms, commands,
+    /// rejected samples) as CSV.
+    History(history::HistoryArgs),
     /// Run a `scenario` (a what-if study) and report what happened.
     Simulate(simulate::SimulateArgs),
     /// Run the `test` blocks of files or folders.
@@ -74,6 +78,7 @@ fn run() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::History(args) => history::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Test(args) => test::run(&args),
     };
