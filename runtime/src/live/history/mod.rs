@@ -32,10 +32,11 @@
 //! # Why `signals` is wide
 //! One row per instance per recorded tick with a column per output,
 //! rather than a long `(instance, t, signal, value)` table: a fleet writes
-//! one row where the long form writes one per signal (a tenth of the rows
-//! for the pump), the file is about a third the size, and an export reads
-//! one time range of one table in key order instead of pivoting rows back
-//! into columns. The price is that the table's shape follows the model: a
+//! one row where the long form writes one per signal (a sixth of the rows
+//! for the pump), the rows repeat neither time nor id nor signal name
+//! (an hour of 1,000 pumps at 1 s: 141 MB against 685 MB in the long
+//! form), and an export reads one time range of one table in key order
+//! instead of pivoting rows back into columns. The price is that the table's shape follows the model: a
 //! signal the model gains is added as a column (`ALTER TABLE ... ADD
 //! COLUMN` is cheap in SQLite), a signal it loses keeps its column and
 //! old rows. Keys lead with `t` so inserts append and time-range exports
