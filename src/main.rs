@@ -25,6 +25,7 @@ macro_rules! out {
 
 mod check;
 mod fmt;
+mod history;
 mod load;
 mod plot;
 mod progress;
@@ -54,6 +55,9 @@ enum Command {
     Sim(sim::SimArgs),
     /// Run twins in production from a deployment manifest.
     Run(run::RunArgs),
+    /// Export a deployment's history (signals, samples, alarms, commands,
+    /// rejected samples) as CSV.
+    History(history::HistoryArgs),
     /// Run a `scenario` (a what-if study) and report what happened.
     Simulate(simulate::SimulateArgs),
     /// Run the `test` blocks of files or folders.
@@ -96,6 +100,7 @@ fn run() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::History(args) => history::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Fmt(args) => fmt::run(&args),

@@ -1,9 +1,10 @@
 //! `twinc run MANIFEST.toml`: a twin in production.
 //!
 //! Takes a deployment manifest (RUNTIME.md); checks it and the model it
-//! names, sets up the history, the sinks and the sources, and runs the
-//! fleet until SIGINT or SIGTERM (or, in replay mode, until the data runs
-//! out), then flushes and checkpoints and exits 0. A bad manifest or
+//! names, sets up the history (and resumes from its last checkpoint when
+//! it has one), the sinks and the sources, and runs the fleet until
+//! SIGINT or SIGTERM (or, in replay mode, until the data runs out), then
+//! flushes and checkpoints and exits 0. A bad manifest or
 //! binding is exit 2 with one line per problem naming the file and the
 //! key; a model with errors is exit 1. Logs go to stderr as text or, with
 //! `--log-format json`, as JSON lines.
@@ -14,7 +15,8 @@ use std::sync::atomic::AtomicBool;
 
 use clap::{Args, ValueEnum};
 use twin_runtime::live::Observer;
-use twin_runtime::live::manifest::{Manifest, SourceKind};
+use twin_runtime::live::history::SqliteHistory;
+use twin_runtime::live::manifest::{History, Manifest, SourceKind};
 use twin_runtime::live::mqtt;
 use twin_runtime::live::publish::StdoutSink;
 use twin_runtime::live::run::Runner;
@@ -87,6 +89,24 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::usage(format!("cannot watch signals: {e}")))?;
     }
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();
+    let resume = match &manifest.runtime.history {
+        History::Sqlite(path) => {
+            let store = SqliteHistory::open(path, &model, manifest.runtime.decimate)
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            let resume = store
+                .last_checkpoint()
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            observers.push(Box::new(store));
+            resume
+        }
+        History::Postgres(_) => {
+            return Err(Failure::usage(format!(
+                "{}: runtime.history: PostgreSQL is not supported yet in this build; use \"sqlite:FILE\"",
+                args.manifest.display()
+            )));
+        }
+        History::Off => None,
+    };
     for (i, source) in manifest.sources.iter().enumerate() {
         if source.kind == SourceKind::Stdout {
             observers.push(Box::new(StdoutSink::new(manifest.clone(), i)));
@@ -100,7 +120,7 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
             observers.push(Box::new(sink));
         }
     }
-    let mut runner = Runner::new(manifest, model, observers, None, stop);
+    let mut runner = Runner::new(manifest, model, observers, resume, stop);
     tracing::info!(
         twin = runner.fleet().model().name,
         twins = runner.fleet().ids().len(),

@@ -1,11 +1,13 @@
 //! End-to-end tests of `twinc`: the built binary run as a user runs it,
 //! checking exit statuses, stdout and stderr of `check`, `sim`, `test` and
-//! `simulate` (in [`simulate`]), and that every bundled example checks and
+//! `simulate` (in [`simulate`]), `run`'s history and `history` (in
+//! [`history`]), and that every bundled example checks and
 //! simulates.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod history;
 mod simulate;
 
 fn twinc(args: &[&str]) -> Output {

@@ -10,6 +10,7 @@
 //! publish actuator commands and alarm events, and the HTTP API's view.
 
 pub mod fleet;
+pub mod history;
 pub mod manifest;
 pub mod mqtt;
 pub mod payload;
