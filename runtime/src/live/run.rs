@@ -157,6 +157,23 @@ impl Runner {
             .collect();
         let model = fleet.model().clone();
         let overrides = |id: &str| manifest.overrides(&model, id);
+        // A replay that ran to the end is replayed from the start (its rows
+        // are replaced, being the same); one stopped midway resumes.
+        let resume = resume.filter(|cp| {
+            let finished = manifest.runtime.mode == Mode::Replay
+                && manifest.sources.iter().all(|s| match &s.kind {
+                    SourceKind::Csv { path, .. } => {
+                        let done = cp.positions.iter().find(|(n, _)| *n == s.name).map(|(_, r)| *r);
+                        matches!((done, super::sources::count_rows(path)), (Some(d), Some(n)) if d >= n)
+                    }
+                    _ => true,
+                })
+                && manifest.sources.iter().any(|s| matches!(s.kind, SourceKind::Csv { .. }));
+            if finished {
+                tracing::info!("the last replay ran to the end: replaying from the start");
+            }
+            !finished
+        });
         match &resume {
             Some(cp) => {
                 if manifest.runtime.mode == Mode::Live || cp.origin != 0.0 {
