@@ -19,7 +19,7 @@ use twin_compiler::codegen::CompiledModel;
 use twin_compiler::ir::Format;
 use twin_runtime::runs::{Prepared, prepare};
 use twin_runtime::scenario::{Options, Report, run_scenario};
-use twin_runtime::sim::{Engine, Interpreter};
+use twin_runtime::sim::{Engine, Interpreter, sig};
 
 use crate::load::{self, Failure};
 use crate::progress::Progress;
@@ -40,6 +40,10 @@ pub struct SimulateArgs {
     /// or `.png`.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Run for this long instead of the scenario's `duration` (`1h`,
+    /// `2d`, or seconds).
+    #[arg(long)]
+    duration: Option<String>,
     /// The execution engine.
     #[arg(long, value_enum, default_value_t = EngineArg::Jit)]
     engine: EngineArg,
@@ -56,6 +60,14 @@ pub fn run(args: &SimulateArgs) -> u8 {
 fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
     let plot_kind = match &args.plot {
         Some(path) => Some(crate::plot::Kind::from_path(path).map_err(Failure::usage)?),
+        None => None,
+    };
+    let duration = match &args.duration {
+        Some(text) => Some(crate::sim::duration(
+            &twin_compiler::units::UnitTable::builtin(),
+            "duration",
+            text,
+        )?),
         None => None,
     };
     let compile_start = Instant::now();
@@ -115,11 +127,14 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let mut prepared = prepare(program, run, &base).map_err(Failure::usage)?;
+    if let Some(d) = duration {
+        prepared.duration = d;
+    }
     if prepared.report.is_empty() {
         prepared.report = default_report(&prepared);
     }
     let jit = match args.engine {
-        EngineArg::Jit => match CompiledModel::compile(&prepared.model) {
+        EngineArg::Jit => match CompiledModel::compile_with(&prepared.model, crate::test::SINGLE) {
             Ok(jit) => Some(jit),
             Err(e) => {
                 eprintln!("warning: native compilation failed ({e}); running on the interpreter");
@@ -135,11 +150,11 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
     };
     let mut text = String::new();
     render(&mut text, &run.name, &report, compile.as_secs_f64());
-    print!("{text}");
+    out!("{text}");
     if let (Some(path), Some(kind)) = (&args.plot, plot_kind) {
         crate::plot::draw(path, kind, &run.name, &report)
             .map_err(|e| Failure::usage(format!("cannot draw `{}`: {e}", path.display())))?;
-        println!("plot written to {}", path.display());
+        outln!("plot written to {}", path.display());
     }
     Ok(())
 }
@@ -359,27 +374,6 @@ fn value(v: f64, format: &Format) -> String {
     }
 }
 
-/// A number to 4 significant digits, without trailing zeros.
-pub fn sig(v: f64) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let magnitude = v.abs().log10().floor();
-    if !(-3.0..6.0).contains(&magnitude) {
-        return format!("{v:.3e}");
-    }
-    let decimals = (3.0 - magnitude).max(0.0) as usize;
-    let text = format!("{v:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
-}
-
 /// A length of time in the largest fitting units: `30 d`, `2 h 10 min`,
 /// `100 ms`.
 pub fn human_duration(s: f64) -> String {
@@ -444,15 +438,6 @@ fn speedup(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_read_well() {
-        assert_eq!(sig(61.23456), "61.23");
-        assert_eq!(sig(0.5), "0.5");
-        assert_eq!(sig(1234.5678), "1235");
-        assert_eq!(sig(-2.0), "-2");
-        assert_eq!(sig(1.5e9), "1.500e9");
-    }
 
     #[test]
     fn durations_read_well() {

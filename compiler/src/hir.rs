@@ -156,6 +156,8 @@ pub enum TExprKind {
     Builtin(Builtin, Vec<TExpr>),
     /// A user function, arguments in parameter order.
     Call(usize, Vec<TExpr>),
+    /// A lookup in a table (index in [`Program::tables`]) at the argument.
+    Lookup(usize, Box<TExpr>),
     /// The result of a component instance created at this call site
     /// (member id of the instance).
     Instance(MemberId),
@@ -353,9 +355,13 @@ pub struct Body {
     pub step: f64,
     /// The integrator (twins; default rk4).
     pub solver: Solver,
-    /// Per component input, whether the result depends on it without a
-    /// state in between (used for algebraic-loop detection at use sites).
-    pub feedthrough: Vec<bool>,
+    /// Per member, the members an instance's arguments bind (component
+    /// inputs; a twin's params and sensors) that it reads within the same
+    /// tick, that is without a state in between (used for algebraic-loop
+    /// detection at use sites).
+    pub member_inputs: Vec<Vec<MemberId>>,
+    /// The same for the single result.
+    pub result_inputs: Vec<MemberId>,
 }
 
 impl Body {
@@ -376,6 +382,62 @@ pub struct Function {
     pub ret: Ty,
     /// The body.
     pub body: TExpr,
+}
+
+/// A checked lookup table: a piecewise-linear function of one argument,
+/// clamped to its first and last points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    /// Its name.
+    pub name: String,
+    /// The points `(x, y)` in SI, x strictly increasing, at least two; empty
+    /// when the table has errors (already reported).
+    pub points: Vec<(f64, f64)>,
+    /// The type its argument must have.
+    pub arg: Ty,
+    /// The unit of the x values as written in the header.
+    pub x_unit: DisplayUnit,
+    /// The type of its results.
+    pub ty: Ty,
+    /// The unit of the y values as written in the header; results are
+    /// shown in it.
+    pub y_unit: DisplayUnit,
+}
+
+impl Table {
+    /// The slope of segment `i`, from point `i` to point `i + 1`, in SI.
+    /// Lowering and [`Table::lookup`] both use it, so they agree exactly.
+    pub fn slope(&self, i: usize) -> f64 {
+        let ((x0, y0), (x1, y1)) = (self.points[i], self.points[i + 1]);
+        (y1 - y0) / (x1 - x0)
+    }
+
+    /// The table's value at `x` (SI), with the floating-point operations
+    /// the lowered IR performs: the first y at or below the first x, the
+    /// last y at or above the last x, `y_i + slope_i * (x - x_i)` on the
+    /// segment holding `x` in between, and NaN for NaN. `None` when the
+    /// table has errors.
+    pub fn lookup(&self, x: f64) -> Option<f64> {
+        let (first, last) = (self.points.first()?, self.points.last()?);
+        if self.points.len() < 2 {
+            return None;
+        }
+        if x <= first.0 {
+            return Some(first.1);
+        }
+        if x >= last.0 {
+            return Some(last.1);
+        }
+        // The segment whose start is the last x at or below `x` (segment
+        // 0 for NaN, which then propagates through the formula).
+        let i = self
+            .points
+            .partition_point(|p| p.0 <= x)
+            .saturating_sub(1)
+            .min(self.points.len() - 2);
+        let (xi, yi) = self.points[i];
+        Some(yi + self.slope(i) * (x - xi))
+    }
 }
 
 /// A checked enum.
@@ -439,6 +501,8 @@ pub struct Program {
     pub enums: Vec<Enum>,
     /// Functions.
     pub functions: Vec<Function>,
+    /// Lookup tables.
+    pub tables: Vec<Table>,
     /// Components.
     pub components: Vec<Body>,
     /// Twins.
@@ -453,5 +517,14 @@ impl Program {
     /// The twin with this name.
     pub fn twin(&self, name: &str) -> Option<usize> {
         self.twins.iter().position(|t| t.name == name)
+    }
+
+    /// The unit a value is shown in when its expression fixes one: the y
+    /// unit of a table lookup.
+    pub fn lookup_unit(&self, e: &TExpr) -> Option<&DisplayUnit> {
+        match &e.kind {
+            TExprKind::Lookup(t, _) => self.tables.get(*t).map(|t| &t.y_unit),
+            _ => None,
+        }
     }
 }

@@ -14,6 +14,7 @@
 pub mod check;
 pub mod codegen;
 pub mod diagnostic;
+pub mod format;
 pub mod hir;
 pub mod interp;
 pub mod ir;

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 
+use twin_compiler::hir::DisplayUnit;
 use twin_compiler::interp::{self, Memory};
 use twin_compiler::ir::{Format, Model};
 use twin_compiler::units::UnitTable;
@@ -450,6 +451,47 @@ impl<'m, E: Engine> Simulation<'m, E> {
     }
 }
 
+/// A number to 4 significant digits, without trailing zeros (`61.23`,
+/// `0.02134`, `1.500e9`): how values read in reports and messages.
+pub fn sig(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let magnitude = v.abs().log10().floor();
+    if !(-3.0..6.0).contains(&magnitude) {
+        return format!("{v:.3e}");
+    }
+    let decimals = (3.0 - magnitude).max(0.0) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// An SI value as a person reads it: in its unit to 4 significant digits
+/// (`81.23 degC`), a whole number, or an enum's variant name.
+pub fn show(si: f64, unit: &DisplayUnit, format: &Format) -> String {
+    match format {
+        Format::Enum(names) if si >= 0.0 && (si as usize) < names.len() => {
+            names[si as usize].clone()
+        }
+        Format::Int | Format::Bool if si.is_finite() => format!("{}", si as i64),
+        _ => {
+            let v = sig(unit.from_si(si));
+            if unit.text.is_empty() || unit.text == "1" {
+                v
+            } else {
+                format!("{v} {}", unit.text)
+            }
+        }
+    }
+}
+
 /// A tick time, rounded to 12 significant digits so that `3 × 0.1` prints
 /// as `0.3`; values keep full round-trip precision.
 pub fn format_time(t: f64) -> String {
@@ -590,6 +632,24 @@ mod tests {
             .find(|p| p.name == "voltage")
             .map(|p| p.slot);
         assert_eq!(voltage.map(|s| forked.mem.get(s)), Some(100.0));
+    }
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(sig(61.23456), "61.23");
+        assert_eq!(sig(0.5), "0.5");
+        assert_eq!(sig(-0.04123), "-0.04123");
+        assert_eq!(sig(1234.5678), "1235");
+        assert_eq!(sig(1.5e9), "1.500e9");
+        let kelvin = DisplayUnit {
+            text: "degC".into(),
+            scale: 1.0,
+            offset: 273.15,
+        };
+        assert_eq!(show(354.38, &kelvin, &Format::Real), "81.23 degC");
+        let names = Format::Enum(vec!["Off".into(), "On".into()]);
+        assert_eq!(show(1.0, &DisplayUnit::si("1"), &names), "On");
+        assert_eq!(show(0.021, &DisplayUnit::si("1"), &Format::Real), "0.021");
     }
 
     #[test]

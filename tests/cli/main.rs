@@ -1,11 +1,13 @@
 //! End-to-end tests of `twinc`: the built binary run as a user runs it,
 //! checking exit statuses, stdout and stderr of `check`, `sim`, `test` and
-//! `simulate` (in [`simulate`]), and that every bundled example checks and
-//! simulates.
+//! `simulate` (in [`simulate`]), `run`'s history and `history` (in
+//! [`history`]), `run`'s HTTP API (in [`run_api`]), and that every bundled
+//! example checks and simulates.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod history;
 mod run_api;
 mod simulate;
 
@@ -257,7 +259,9 @@ fn solvers_differ_and_engines_agree() {
     }
 }
 
-/// Every bundled example checks, and simulates over its telemetry.
+/// Every bundled example checks; a single-twin model simulates over its
+/// telemetry; every scenario runs (for at most an hour of twin time, to
+/// keep the suite quick in debug builds); every manifest replays.
 #[test]
 fn examples_check_and_run() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
@@ -275,15 +279,40 @@ fn examples_check_and_run() {
             }
             let m = model.to_str().unwrap_or("");
             assert_eq!(twinc(&["check", m]).status.code(), Some(0), "{m}");
-            let telemetry = dir.join("telemetry.csv");
-            let mut args = vec!["sim", m, "--quiet"];
-            let t = telemetry.to_str().unwrap_or("").to_string();
-            if telemetry.exists() {
-                args.extend(["--inputs", &t]);
+            let text = std::fs::read_to_string(&model).unwrap_or_default();
+            let twins = text.lines().filter(|l| l.starts_with("twin ")).count();
+            if twins == 1 {
+                let telemetry = dir.join("telemetry.csv");
+                let mut args = vec!["sim", m, "--quiet"];
+                let t = telemetry.to_str().unwrap_or("").to_string();
+                if telemetry.exists() {
+                    args.extend(["--inputs", &t]);
+                }
+                let o = twinc(&args);
+                assert_eq!(o.status.code(), Some(0), "{m}: {}", stderr(&o));
             }
-            let o = twinc(&args);
-            assert_eq!(o.status.code(), Some(0), "{m}: {}", stderr(&o));
+            for scenario in text.lines().filter_map(|l| l.strip_prefix("scenario ")) {
+                let name = scenario.split_whitespace().next().unwrap_or("");
+                let o = twinc(&["simulate", m, "--scenario", name, "--duration", "1h"]);
+                assert_eq!(o.status.code(), Some(0), "{m} {name}: {}", stderr(&o));
+                assert!(
+                    stdout(&o).contains("faster than real time"),
+                    "{}",
+                    stdout(&o)
+                );
+            }
             ran += 1;
+        }
+        let manifest = dir.join("twin.toml");
+        if manifest.exists() {
+            let o = twinc(&["run", manifest.to_str().unwrap_or("")]);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{}: {}",
+                manifest.display(),
+                stderr(&o)
+            );
         }
     }
     assert!(ran > 0);
@@ -379,4 +408,49 @@ fn example_tests_pass() {
     let o = twinc(&["test", "examples"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains(" passed, 0 failed"), "{}", stdout(&o));
+}
+
+#[test]
+fn fmt_rewrites_checks_and_reads_stdin() {
+    let messy = scratch("fmt_messy.twin", "twin T{\nstate x=0\n  der(x)=-x/1 s\n}\n");
+    let path = messy.to_str().unwrap_or("");
+    let o = twinc(&["fmt", "--check", path]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("fmt_messy.twin:1: not formatted"),
+        "{}",
+        stdout(&o)
+    );
+    let o = twinc(&["fmt", path]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&messy).unwrap_or_default();
+    assert_eq!(
+        text,
+        "twin T {\n    state x = 0\n    der(x) = -x / 1 s\n}\n"
+    );
+    assert_eq!(twinc(&["fmt", "--check", path]).status.code(), Some(0));
+    let broken = scratch("fmt_broken.twin", "twin T {\n    let = 1\n}\n");
+    let o = twinc(&["fmt", broken.to_str().unwrap_or("")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("syntax-error"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&broken).unwrap_or_default(),
+        "twin T {\n    let = 1\n}\n",
+        "a file with errors is left alone"
+    );
+    let mut child = match Command::new(env!("CARGO_BIN_EXE_twinc"))
+        .args(["fmt", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => panic!("cannot run twinc: {e}"),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        let _ = stdin.write_all(b"twin T{\nstate x=0\n}\n");
+    }
+    let o = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stdout(&o), "twin T {\n    state x = 0\n}\n");
 }

@@ -152,13 +152,18 @@ fn run_serves_its_twins_on_the_logged_address() {
     assert_eq!(status, 200, "{health}");
     assert!(health.contains("\"status\":\"ok\""), "{health}");
     // The twin shows up at its first tick.
-    let body = loop {
-        let (status, body) = get(addr, "/twins/pump-1");
+    let mut body = None;
+    for _ in 0..100_000 {
+        let (status, text) = get(addr, "/twins/pump-1");
         if status == 200 {
-            break body;
+            body = Some(text);
+            break;
         }
-        assert_eq!(status, 404, "{body}");
+        assert_eq!(status, 404, "{text}");
         std::thread::yield_now();
+    }
+    let Some(body) = body else {
+        panic!("pump-1 never showed up");
     };
     assert!(body.contains("\"current\":{\"age_s\""), "{body}");
     assert!(body.contains("\"value\":12.5"), "{body}");

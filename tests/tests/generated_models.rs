@@ -1,9 +1,9 @@
 //! Differential tests on generated `.twin` models: proptest writes twins
 //! with random let DAGs, states, alarms (with hold times and clear
-//! conditions), `on` and `every` handlers, vars and actuators; each is
-//! checked, lowered for a random solver, and run on the JIT and on the
-//! interpreter, which must agree bit for bit after every tick (NaN compared
-//! by class).
+//! conditions), `on` and `every` handlers, vars, actuators and table
+//! lookups; each is checked, lowered for a random solver, and run on the
+//! JIT and on the interpreter, which must agree bit for bit after every
+//! tick (NaN compared by class).
 
 use proptest::prelude::*;
 use twin_compiler::codegen::CompiledModel;
@@ -30,10 +30,14 @@ fn expr(names: Vec<String>, depth: u32) -> BoxedStrategy<String> {
         1 => sub.clone().prop_map(|a| format!("exp(-abs({a}))")),
         1 => (sub.clone(), sub.clone()).prop_map(|(a, b)| format!("min({a}, {b})")),
         1 => (sub.clone(), sub.clone(), sub.clone()).prop_map(|(c, a, b)| format!("(if {c} > 0 then {a} else {b})")),
-        1 => sub.prop_map(|a| format!("prev({a}, 0)")),
+        1 => sub.clone().prop_map(|a| format!("prev({a}, 0)")),
+        1 => sub.prop_map(|a| format!("curve({a})")),
     ]
     .boxed()
 }
+
+/// The lookup table generated expressions may call.
+const CURVE: &str = "const curve = table(1 -> 1) { -1: 0.5, 0: -0.25, 0.5: 1, 2: 0 }\n";
 
 /// A random twin, as source text.
 fn twin() -> impl Strategy<Value = String> {
@@ -64,7 +68,8 @@ fn twin() -> impl Strategy<Value = String> {
         )
     })
     .prop_map(|((sensors, states, lets), let_exprs, ders, when, clear, hold_ms, solver, cmd)| {
-        let mut s = format!("twin Gen {{\n    step 10 ms\n    solver {solver}\n    param p = 0.7\n");
+        let mut s = String::from(CURVE);
+        s += &format!("twin Gen {{\n    step 10 ms\n    solver {solver}\n    param p = 0.7\n");
         for i in 0..sensors {
             s.push_str(&format!("    sensor s{i} = {}\n", 0.3 * (i as f64 + 1.0)));
         }

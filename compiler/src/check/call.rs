@@ -43,11 +43,15 @@ impl Checker {
         let global = self.modules[m].names.get(name).map(|(g, _)| *g);
         match global {
             Some(Global::Fn(i)) => {
-                self.used.insert(Global::Fn(i));
+                self.used.insert((m, Global::Fn(i)));
                 return self.fn_call(m, scope, i, args, span, g);
             }
+            Some(Global::Table(i)) => {
+                self.used.insert((m, Global::Table(i)));
+                return self.table_call(m, scope, i, name, args, span, g);
+            }
             Some(Global::Component(i)) => {
-                self.used.insert(Global::Component(i));
+                self.used.insert((m, Global::Component(i)));
                 return self.instance_call(
                     m,
                     scope,
@@ -60,7 +64,7 @@ impl Checker {
                 );
             }
             Some(Global::Twin(i)) => {
-                self.used.insert(Global::Twin(i));
+                self.used.insert((m, Global::Twin(i)));
                 return self.instance_call(
                     m,
                     scope,
@@ -91,7 +95,9 @@ impl Checker {
                 self.modules[m]
                     .names
                     .iter()
-                    .filter(|(_, (g, _))| matches!(g, Global::Fn(_) | Global::Component(_)))
+                    .filter(|(_, (g, _))| {
+                        matches!(g, Global::Fn(_) | Global::Component(_) | Global::Table(_))
+                    })
                     .map(|(n, _)| n.clone()),
             );
             let mut d = Diagnostic::new(
@@ -100,7 +106,13 @@ impl Checker {
                 format!("unknown function `{name}`"),
             )
             .label("no function or component has this name");
-            if let Some(best) = crate::units::closest(name, candidates.iter().map(String::as_str)) {
+            if name == "table" {
+                d = d.with_help(
+                    "a lookup table is a constant: `const name = table(X -> Y) { x: y, ... }`",
+                );
+            } else if let Some(best) =
+                crate::units::closest(name, candidates.iter().map(String::as_str))
+            {
                 d = d.with_help(format!("did you mean `{best}`?"));
             } else if self.modules[m].names.is_empty()
                 || name.chars().next().is_some_and(char::is_uppercase)

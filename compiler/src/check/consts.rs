@@ -1,13 +1,13 @@
 //! Compile-time constants.
 //!
 //! Takes checked expressions; gives their value when it can be known
-//! before the model runs: literals, `const`s, `pi`, arithmetic and
-//! builtins over those. Used for `const` items, ranges, hold times,
+//! before the model runs: literals, `const`s, `pi`, arithmetic, builtins
+//! and table lookups over those. Used for `const` items, ranges, hold times,
 //! periods, `step` and unit exponents.
 
 use super::{Checker, ConstValue, Progress};
 use crate::diagnostic::{Diagnostic, Kind};
-use crate::hir::{Builtin, TExpr, TExprKind};
+use crate::hir::{Builtin, TExpr, TExprKind, Table};
 use crate::syntax::ast::{BinOp, ItemKind, UnOp};
 
 /// A constant's value.
@@ -30,24 +30,26 @@ impl Value {
     }
 }
 
-/// Evaluates a checked expression that uses only constants.
-pub(crate) fn eval(e: &TExpr) -> Option<Value> {
+/// Evaluates a checked expression that uses only constants; `tables` are
+/// the program's lookup tables.
+pub(crate) fn eval(e: &TExpr, tables: &[Table]) -> Option<Value> {
+    let ev = |e: &TExpr| eval(e, tables);
     use Value::*;
     Some(match &e.kind {
         TExprKind::Real(x) => Real(*x),
         TExprKind::Int(i) => Int(*i),
         TExprKind::Bool(b) => Bool(*b),
         TExprKind::Variant(en, v) => Variant(*en, *v),
-        TExprKind::Unary(UnOp::Neg, x) => match eval(x)? {
+        TExprKind::Unary(UnOp::Neg, x) => match ev(x)? {
             Int(i) => Int(i.checked_neg()?),
             v => Real(-v.as_f64()?),
         },
-        TExprKind::Unary(UnOp::Not, x) => match eval(x)? {
+        TExprKind::Unary(UnOp::Not, x) => match ev(x)? {
             Bool(b) => Bool(!b),
             _ => return None,
         },
         TExprKind::Binary(op, a, b) => {
-            let (a, b) = (eval(a)?, eval(b)?);
+            let (a, b) = (ev(a)?, ev(b)?);
             match (op, a, b) {
                 (BinOp::And, Bool(x), Bool(y)) => Bool(x && y),
                 (BinOp::Or, Bool(x), Bool(y)) => Bool(x || y),
@@ -77,13 +79,13 @@ pub(crate) fn eval(e: &TExpr) -> Option<Value> {
                 }
             }
         }
-        TExprKind::If(c, a, b) => match eval(c)? {
-            Bool(true) => eval(a)?,
-            Bool(false) => eval(b)?,
+        TExprKind::If(c, a, b) => match ev(c)? {
+            Bool(true) => ev(a)?,
+            Bool(false) => ev(b)?,
             _ => return None,
         },
         TExprKind::Builtin(f, args) => {
-            let xs: Option<Vec<f64>> = args.iter().map(|a| eval(a)?.as_f64()).collect();
+            let xs: Option<Vec<f64>> = args.iter().map(|a| ev(a)?.as_f64()).collect();
             let xs = xs?;
             let x = *xs.first()?;
             Real(match f {
@@ -103,6 +105,7 @@ pub(crate) fn eval(e: &TExpr) -> Option<Value> {
                 Builtin::Pow => x.powf(*xs.get(1)?),
             })
         }
+        TExprKind::Lookup(t, x) => Real(tables.get(*t)?.lookup(ev(x)?.as_f64()?)?),
         _ => return None,
     })
 }
@@ -162,7 +165,7 @@ impl Checker {
         if te.ty.is_error() {
             return None;
         }
-        match eval(&te) {
+        match eval(&te, &self.program.tables) {
             Some(v) => Some((te, v)),
             None => {
                 self.not_constant(&te);
@@ -190,7 +193,7 @@ impl Checker {
         if te.ty.is_error() {
             return None;
         }
-        match eval(te).and_then(Value::as_f64) {
+        match eval(te, &self.program.tables).and_then(Value::as_f64) {
             Some(v) => Some(v),
             None => {
                 self.not_constant(te);

@@ -86,6 +86,18 @@ impl Checker {
                 t
             }
             ExprKind::Path(path) => self.path_expr(m, scope, path),
+            // A minus written on a quantity literal is part of the literal:
+            // `-10 degC` is an absolute temperature below freezing, not the
+            // negation of one.
+            ExprKind::Unary(UnOp::Neg, x) if matches!(x.kind, ExprKind::Quantity(..)) => {
+                let ExprKind::Quantity(n, unit) = &x.kind else {
+                    return error_expr(span);
+                };
+                match self.quantity_literal(m, -*n, unit, span, generics) {
+                    Some((si, q)) => texpr(TExprKind::Real(si), Ty::Real(q), span),
+                    None => error_expr(span),
+                }
+            }
             ExprKind::Unary(op, x) => self.unary(m, scope, *op, x, span, generics),
             ExprKind::Binary(op, a, b) => self.binary(m, scope, *op, a, b, span, generics),
             ExprKind::If(c, a, b) => {
@@ -107,13 +119,15 @@ impl Checker {
     }
 
     /// The unit a checked expression was written in, when the source shows
-    /// it: a member's declared unit, or a quantity literal's unit.
+    /// it: a member's declared unit, a quantity literal's unit, or the y
+    /// unit of a table lookup.
     pub(crate) fn written_unit(&self, t: &TExpr) -> Option<String> {
         match &t.kind {
             TExprKind::Ref(Ref::Member(id)) => {
                 let text = &self.stack.last()?.members.get(*id)?.unit.text;
                 (!text.is_empty()).then(|| text.clone())
             }
+            TExprKind::Lookup(..) => self.program.lookup_unit(t).map(|u| u.text.clone()),
             TExprKind::Real(_) => {
                 let lexed = crate::syntax::lexer::lex(self.text(t.span), t.span.file);
                 match lexed.tokens.as_slice() {
@@ -481,7 +495,7 @@ impl Checker {
                 if qa.dim.is_dimensionless() {
                     return Ty::NUMBER;
                 }
-                let exponent = super::consts::eval(tb)
+                let exponent = super::consts::eval(tb, &self.program.tables)
                     .and_then(|v| v.as_f64())
                     .and_then(as_rational);
                 match exponent {

@@ -9,7 +9,10 @@
 //! Files: [`units`] evaluates unit and type expressions; [`expr`] types
 //! expressions; [`body`] checks twin and component bodies; [`graph`] finds
 //! algebraic loops and the evaluation order; [`runs`] checks scenarios and
-//! tests; [`consts`] evaluates compile-time constants.
+//! tests; [`consts`] evaluates compile-time constants; [`generics`] infers
+//! unit parameters at calls, and [`probe`] stands in for them in generic
+//! bodies and puts the inferred units back into members read through an
+//! instance.
 
 mod body;
 mod call;
@@ -20,7 +23,9 @@ mod generics;
 mod graph;
 mod instance;
 mod names;
+mod probe;
 mod runs;
+mod tables;
 pub mod types;
 mod units;
 
@@ -51,7 +56,8 @@ impl Checked {
 }
 
 /// Parses and checks the file `root` of `sources`, loading the stdlib
-/// modules it uses into `sources`.
+/// modules it uses into `sources`. A module that `sources` already holds
+/// under its path (`std::filters`) is used instead of the embedded one.
 pub fn check(sources: &mut Sources, root: FileId) -> Checked {
     let mut checker = Checker::new();
     checker.load(sources, root);
@@ -65,9 +71,10 @@ pub fn check(sources: &mut Sources, root: FileId) -> Checked {
 }
 
 /// The value of a checked expression made only of constants, if it has
-/// one (used by lowering to spot whole exponents).
-pub fn const_eval(e: &crate::hir::TExpr) -> Option<f64> {
-    consts::eval(e).and_then(consts::Value::as_f64)
+/// one (used by lowering to spot whole exponents); `tables` are the
+/// program's lookup tables.
+pub fn const_eval(e: &crate::hir::TExpr, tables: &[crate::hir::Table]) -> Option<f64> {
+    consts::eval(e, tables).and_then(consts::Value::as_f64)
 }
 
 /// What a top-level name denotes.
@@ -79,6 +86,7 @@ pub(crate) enum Global {
     Component(usize),
     Twin(usize),
     Unit(usize),
+    Table(usize),
 }
 
 /// One loaded file: its tree and its top-level names.
@@ -120,8 +128,11 @@ pub(crate) struct Checker {
     pub component_items: Vec<(ItemRef, Progress)>,
     pub twin_items: Vec<(ItemRef, Progress)>,
     pub unit_items: Vec<ItemRef>,
-    /// Globals that something refers to (for unused warnings).
-    pub used: std::collections::HashSet<Global>,
+    pub table_items: Vec<(ItemRef, Progress)>,
+    /// Globals that something refers to, with the module that refers to
+    /// them (for unused warnings: a stdlib module's own uses of an item do
+    /// not make the user's import of it used).
+    pub used: std::collections::HashSet<(usize, Global)>,
     /// The body checks in progress, innermost last.
     pub stack: Vec<body::BodyState>,
     /// Every loaded file's text, for messages that quote the source.
@@ -141,6 +152,7 @@ impl Checker {
             component_items: Vec::new(),
             twin_items: Vec::new(),
             unit_items: Vec::new(),
+            table_items: Vec::new(),
             used: Default::default(),
             stack: Vec::new(),
             texts: HashMap::new(),
@@ -155,6 +167,7 @@ impl Checker {
     fn load(&mut self, sources: &mut Sources, root: FileId) {
         let mut queue = vec![root];
         let mut loaded: HashMap<String, usize> = HashMap::new();
+        let mut requested = std::collections::HashSet::new();
         let mut imports: Vec<(usize, ast::UsePath)> = Vec::new();
         while let Some(file) = queue.pop() {
             let text = sources.get(file).text.clone();
@@ -169,13 +182,19 @@ impl Checker {
                 };
                 imports.push((index, path.clone()));
                 let module_path = module_path(path);
-                if loaded.contains_key(&module_path) || sources.find(&module_path).is_some() {
+                if loaded.contains_key(&module_path) || !requested.insert(module_path.clone()) {
                     continue;
                 }
-                if let Some(text) = crate::stdlib::module(&module_path) {
-                    let id = sources.add(module_path.clone(), text);
-                    queue.push(id);
-                }
+                // A module already in `sources` under its path (a test's,
+                // or an editor's unsaved copy) is used as it is.
+                let id = match sources.find(&module_path) {
+                    Some(id) => id,
+                    None => match crate::stdlib::module(&module_path) {
+                        Some(text) => sources.add(module_path.clone(), text),
+                        None => continue,
+                    },
+                };
+                queue.push(id);
             }
             self.modules.push(Module {
                 ast: std::rc::Rc::new(parsed.module),
@@ -238,6 +257,18 @@ impl Checker {
                 ItemKind::Unit(u) => {
                     self.unit_items.push(at);
                     (Global::Unit(self.unit_items.len() - 1), u.name.clone())
+                }
+                ItemKind::Table(t) => {
+                    self.table_items.push((at, Progress::Pending));
+                    self.program.tables.push(crate::hir::Table {
+                        name: t.name.name.clone(),
+                        points: Vec::new(),
+                        arg: Ty::Error,
+                        x_unit: crate::hir::DisplayUnit::si(""),
+                        ty: Ty::Error,
+                        y_unit: crate::hir::DisplayUnit::si(""),
+                    });
+                    (Global::Table(self.table_items.len() - 1), t.name.clone())
                 }
                 _ => continue,
             };
@@ -314,6 +345,10 @@ impl Checker {
         for i in 0..self.unit_items.len() {
             self.check_unit_decl(i);
         }
+        for i in 0..self.table_items.len() {
+            let span = self.item(self.table_items[i].0).span;
+            self.ensure_table(i, span);
+        }
         for i in 0..self.consts.len() {
             self.const_value(i);
         }
@@ -337,7 +372,7 @@ impl Checker {
     /// Looks up a top-level name as seen from module `m`, marking it used.
     pub(crate) fn global(&mut self, m: usize, name: &str) -> Option<Global> {
         let g = self.modules[m].names.get(name).map(|(g, _)| *g)?;
-        self.used.insert(g);
+        self.used.insert((m, g));
         Some(g)
     }
 
@@ -407,6 +442,7 @@ impl Checker {
             }
             let (name, what) = match &item.kind {
                 ItemKind::Const(c) => (&c.name, "constant"),
+                ItemKind::Table(t) => (&t.name, "table"),
                 ItemKind::Fn(f) => (&f.name, "function"),
                 ItemKind::Component(c) => (&c.name, "component"),
                 ItemKind::Unit(u) => (&u.name, "unit"),
@@ -423,7 +459,7 @@ impl Checker {
             let Some((global, _)) = root.names.get(&name.name) else {
                 continue;
             };
-            if !self.used.contains(global) {
+            if !self.used.contains(&(0, *global)) {
                 warnings.push(
                     Diagnostic::new(
                         Kind::UnusedDefinition,

@@ -86,6 +86,7 @@ kinds! {
     UnusedDefinition => "unused-definition", "W0001", Warning;
     ActuatorMayExceedRange => "actuator-may-exceed-range", "W0002", Warning;
     InvalidTwinReference => "invalid-twin-reference", "E0019", Error;
+    InvalidTable => "invalid-table", "E0020", Error;
 }
 
 /// A span with a message, pointing at the source.

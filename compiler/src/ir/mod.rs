@@ -325,8 +325,9 @@ pub struct AlarmInfo {
 pub enum MessagePiece {
     /// Literal text.
     Text(String),
-    /// A value to print in a unit.
-    Value(Slot, DisplayUnit),
+    /// A value to print in a unit, as its type prints (a number, or an
+    /// enum's variant name).
+    Value(Slot, DisplayUnit, Format),
 }
 
 /// An actuator's interface.

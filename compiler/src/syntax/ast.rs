@@ -44,6 +44,8 @@ pub enum ItemKind {
     Use(UsePath),
     /// `const g: m/s^2 = 9.81 m/s^2`
     Const(ConstDecl),
+    /// `const curve = table(L/s -> m) { 0: 42, 10: 35 }`
+    Table(TableDecl),
     /// `unit lpm = L/min`
     Unit(UnitDecl),
     /// `enum Mode { Off, Idle, Running }`
@@ -78,6 +80,34 @@ pub struct ConstDecl {
     pub ty: Option<TypeExpr>,
     /// Its value: must be computable at compile time.
     pub value: Expr,
+}
+
+/// `const name = table(X -> Y) { x: y, ... }`: a lookup table, called
+/// like a one-argument function.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableDecl {
+    /// The table's name.
+    pub name: Ident,
+    /// The unit of the x values (and of the argument).
+    pub x_unit: TypeExpr,
+    /// The unit of the y values (and of the result).
+    pub y_unit: TypeExpr,
+    /// The points as written, in source order.
+    pub points: Vec<TablePoint>,
+    /// The span of the braces around the points.
+    pub body_span: Span,
+}
+
+/// One `x: y` point of a lookup table; both are plain numbers in the
+/// units of the table's header.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TablePoint {
+    /// The x value.
+    pub x: Expr,
+    /// The y value.
+    pub y: Expr,
+    /// The whole point.
+    pub span: Span,
 }
 
 /// `unit name = [factor] unit-expression`: `unit lpm = L/min`,

@@ -119,6 +119,7 @@ pub const CONTEXTUAL: &[&str] = &[
     "eventually",
     "within",
     "at",
+    "table",
 ];
 
 /// Punctuation and operators.

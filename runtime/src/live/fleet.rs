@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 
-use twin_compiler::codegen::CompiledModel;
+use twin_compiler::codegen::{CompiledModel, Entries, Opt, Options};
 use twin_compiler::interp::{self, Memory};
 use twin_compiler::ir::{MessagePiece, Model, Slot};
 
@@ -78,7 +78,14 @@ impl Fleet {
     /// A fleet with no instances at tick 0. Runs on native code when the
     /// model compiles (it always should), otherwise on the interpreter.
     pub fn new(model: Model, dt: f64) -> Fleet {
-        let code = CompiledModel::compile(&model).ok();
+        let code = CompiledModel::compile_with(
+            &model,
+            Options {
+                entries: Entries::Fleet,
+                opt: Opt::Speed,
+            },
+        )
+        .ok();
         let mut scratch = vec![0.0; model.scratch_len()];
         let persistent = model.persistent as usize;
         let mut set = |slot: Slot, v: f64| {
@@ -365,17 +372,30 @@ impl Fleet {
             .iter()
             .map(|p| match p {
                 MessagePiece::Text(t) => t.clone(),
-                MessagePiece::Value(slot, unit) => {
-                    let v = unit.from_si(self.get(i, *slot));
-                    let v = (v * 10.0).round() / 10.0;
-                    if unit.text.is_empty() || unit.text == "1" {
-                        format!("{v}")
-                    } else {
-                        format!("{v} {}", unit.text)
-                    }
+                MessagePiece::Value(slot, unit, format) => {
+                    crate::sim::show(self.get(i, *slot), unit, format)
                 }
             })
             .collect()
+    }
+
+    /// Samples queued for later ticks: (instance id, sensor name, time,
+    /// SI value). A reload hands them to the new fleet.
+    pub fn pending(&self) -> Vec<(String, String, f64, f64)> {
+        let mut out = Vec::new();
+        for (i, queues) in self.queues.iter().enumerate() {
+            for (s, queue) in queues.iter().enumerate() {
+                for &(t, v) in queue {
+                    out.push((
+                        self.ids[i].clone(),
+                        self.model.sensors[s].name.clone(),
+                        t,
+                        v,
+                    ));
+                }
+            }
+        }
+        out
     }
 
     /// Whether alarm `a` of instance `i` is raised.

@@ -130,9 +130,16 @@ impl Topic {
         }
     }
 
-    /// The MQTT subscription filter: `{id}` becomes `+`.
+    /// The MQTT subscription filter: the level holding `{id}` becomes `+`
+    /// (`site/pump-{id}/flow` → `site/+/flow`; [`Topic::match_id`] then
+    /// checks the rest of the level).
     pub fn filter(&self) -> String {
-        self.0.replace("{id}", "+")
+        let levels: Vec<&str> = self
+            .0
+            .split('/')
+            .map(|level| if level.contains("{id}") { "+" } else { level })
+            .collect();
+        levels.join("/")
     }
 }
 
@@ -994,5 +1001,6 @@ topic = "twins/{id}/events"
         assert_eq!(t.match_id("plant/a/b/current"), None);
         assert_eq!(t.match_id("plant//current"), None);
         assert_eq!(t.filter(), "plant/+/current");
+        assert_eq!(Topic("site/pump-{id}/flow".into()).filter(), "site/+/flow");
     }
 }

@@ -11,9 +11,12 @@
 
 pub mod api;
 pub mod fleet;
+pub mod history;
 pub mod manifest;
+pub mod mqtt;
 pub mod payload;
 pub mod publish;
+pub mod reload;
 pub mod run;
 pub mod sources;
 
@@ -61,6 +64,8 @@ pub enum Input {
         /// Twin time (s).
         t: f64,
     },
+    /// The model file changed: compile it and, if it is good, migrate.
+    Reload,
     /// A source has nothing more to give.
     End {
         /// Index into the manifest's sources.
@@ -131,6 +136,8 @@ pub trait Observer: Send {
     fn rejected(&mut self, _rejection: &Rejection) {}
     /// A checkpoint to keep.
     fn checkpoint(&mut self, _checkpoint: &Checkpoint) {}
+    /// The model was reloaded: `fleet` runs the new one from now on.
+    fn reloaded(&mut self, _fleet: &Fleet) {}
     /// The run stops: write out anything buffered.
     fn finish(&mut self) {}
 }

@@ -42,14 +42,42 @@ pub struct Metrics {
     /// Time it took to check, lower and compile the model, in µs (set by
     /// whoever compiled it).
     pub compile_us: AtomicU64,
+    /// Model reloads that took effect.
+    pub reloads: AtomicU64,
+    /// Model reloads refused (errors in the edited model).
+    pub reloads_failed: AtomicU64,
     /// Samples by (sensor, quality): `good` or a [`Reject::code`].
     pub samples: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
+/// Rejections logged one by one per sensor and reason.
+const LOGGED_REJECTIONS: u64 = 5;
+
 impl Metrics {
-    fn count(&self, sensor: &str, quality: &'static str) {
-        if let Ok(mut m) = self.samples.lock() {
-            *m.entry((sensor.to_string(), quality)).or_default() += 1;
+    /// Counts a sample; gives the count so far for its sensor and quality.
+    fn count(&self, sensor: &str, quality: &'static str) -> u64 {
+        match self.samples.lock() {
+            Ok(mut m) => {
+                let n = m.entry((sensor.to_string(), quality)).or_default();
+                *n += 1;
+                *n
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// Logs the rejected samples by sensor and reason, one line each.
+    pub fn log_rejections(&self) {
+        let Ok(m) = self.samples.lock() else {
+            return;
+        };
+        for ((sensor, quality), n) in m.iter().filter(|((_, q), _)| *q != "good") {
+            tracing::warn!(
+                sensor,
+                reason = quality,
+                count = n,
+                "samples rejected in all"
+            );
         }
     }
 }
@@ -97,6 +125,8 @@ pub struct Runner {
     last_checkpoint: f64,
     stop: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
+    /// Per source, messages handled (see [`Runner::handled`]).
+    handled: Arc<[AtomicU64]>,
 }
 
 impl Runner {
@@ -112,27 +142,6 @@ impl Runner {
     ) -> Runner {
         let dt = model.step;
         let mut fleet = Fleet::new(model, dt);
-        let mut bindings = Vec::new();
-        for (b, binding) in manifest.sensors.iter().enumerate() {
-            if let Some(s) = fleet
-                .model()
-                .sensors
-                .iter()
-                .position(|s| s.name == binding.sensor)
-            {
-                bindings.push(Bound {
-                    sensor: s,
-                    binding: b,
-                    decoder: Decoder::new(
-                        &fleet.model().sensors[s],
-                        binding.path.as_deref(),
-                        binding.time.as_deref(),
-                        binding.unit.as_deref(),
-                    ),
-                    units: HashMap::new(),
-                });
-            }
-        }
         let mut origin = match manifest.runtime.mode {
             Mode::Live => Some(now_epoch()),
             Mode::Replay => None,
@@ -151,6 +160,23 @@ impl Runner {
             .collect();
         let model = fleet.model().clone();
         let overrides = |id: &str| manifest.overrides(&model, id);
+        // A replay that ran to the end is replayed from the start (its rows
+        // are replaced, being the same); one stopped midway resumes.
+        let resume = resume.filter(|cp| {
+            let finished = manifest.runtime.mode == Mode::Replay
+                && manifest.sources.iter().all(|s| match &s.kind {
+                    SourceKind::Csv { path, .. } => {
+                        let done = cp.positions.iter().find(|(n, _)| *n == s.name).map(|(_, r)| *r);
+                        matches!((done, super::sources::count_rows(path)), (Some(d), Some(n)) if d >= n)
+                    }
+                    _ => true,
+                })
+                && manifest.sources.iter().any(|s| matches!(s.kind, SourceKind::Csv { .. }));
+            if finished {
+                tracing::info!("the last replay ran to the end: replaying from the start");
+            }
+            !finished
+        });
         match &resume {
             Some(cp) => {
                 if manifest.runtime.mode == Mode::Live || cp.origin != 0.0 {
@@ -186,12 +212,14 @@ impl Runner {
             }
         }
         let (tx, rx) = channel();
-        Runner {
+        let handled = manifest.sources.iter().map(|_| AtomicU64::new(0)).collect();
+        let mut runner = Runner {
+            handled,
             last_checkpoint: fleet.time(),
             manifest,
             fleet,
             origin,
-            bindings,
+            bindings: Vec::new(),
             observers,
             tx,
             rx,
@@ -199,12 +227,53 @@ impl Runner {
             last_data: f64::NEG_INFINITY,
             stop,
             metrics: Arc::new(Metrics::default()),
+        };
+        runner.bind();
+        runner
+    }
+
+    /// (Re)builds the sensor bindings against the fleet's model.
+    fn bind(&mut self) {
+        let mut bindings = Vec::new();
+        for (b, binding) in self.manifest.sensors.iter().enumerate() {
+            let sensors = &self.fleet.model().sensors;
+            if let Some(s) = sensors.iter().position(|s| s.name == binding.sensor) {
+                bindings.push(Bound {
+                    sensor: s,
+                    binding: b,
+                    decoder: Decoder::new(
+                        &sensors[s],
+                        binding.path.as_deref(),
+                        binding.time.as_deref(),
+                        binding.unit.as_deref(),
+                    ),
+                    units: HashMap::new(),
+                });
+            }
         }
+        self.bindings = bindings;
+    }
+
+    /// Watches the model file and reloads it when it changes.
+    pub fn watch_model(&self) {
+        super::reload::watch(
+            self.manifest.model.clone(),
+            self.tx.clone(),
+            self.stop.clone(),
+        );
     }
 
     /// A sender for sources started outside the runner (MQTT).
     pub fn sender(&self) -> Sender<Input> {
         self.tx.clone()
+    }
+
+    /// Per source (index into the manifest's sources), how many
+    /// [`Input::Message`]s the runner has handled: decoded, applied or
+    /// rejected, and shown to the observers. MQTT acknowledges a message
+    /// only once it is counted here.
+    pub fn handled(&self) -> Arc<[AtomicU64]> {
+        self.handled.clone()
     }
 
     /// The counters, shared with the HTTP API.
@@ -252,6 +321,14 @@ impl Runner {
         for o in &mut self.observers {
             o.finish();
         }
+        self.metrics.log_rejections();
+    }
+
+    /// The time of the last tick run, if any.
+    pub fn last_tick_time(&self) -> Option<f64> {
+        let k = self.fleet.tick_index();
+        (self.metrics.ticks.load(Ordering::Relaxed) > 0 && k > 0)
+            .then(|| (k - 1) as f64 * self.fleet.step())
     }
 
     fn stopped(&self) -> bool {
@@ -351,6 +428,7 @@ impl Runner {
 
     fn log(&self, events: &[Event], t: f64) {
         let model = self.fleet.model();
+        let t = crate::sim::format_time(t);
         for e in events {
             match e {
                 Event::Alarm {
@@ -424,6 +502,7 @@ impl Runner {
                     p.pending_rows.push_back(t);
                 }
             }
+            Input::Reload => self.reload(),
             Input::End { source, error } => {
                 if let Some(e) = error {
                     tracing::error!(
@@ -451,8 +530,72 @@ impl Runner {
                 topic,
                 payload,
                 arrived,
-            } => self.message(source, &topic, &payload, arrived),
+            } => {
+                self.message(source, &topic, &payload, arrived);
+                if let Some(n) = self.handled.get(source) {
+                    n.fetch_add(1, Ordering::Release);
+                }
+            }
         }
+    }
+
+    /// Compiles the model file again; on success moves every instance's
+    /// state to the new model by slot name (reporting what was dropped and
+    /// added), keeps queued samples, and carries on at the same time. On
+    /// failure logs the diagnostics and keeps running the old model.
+    fn reload(&mut self) {
+        let path = self.manifest.model.clone();
+        let model = match super::reload::compile(&path, self.manifest.twin.as_deref()) {
+            Ok(m) => m,
+            Err(diagnostics) => {
+                self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    model = %path.display(),
+                    diagnostics,
+                    "the edited model has errors; the running model stays"
+                );
+                return;
+            }
+        };
+        let problems = self.manifest.check_against(&model);
+        if !problems.is_empty() {
+            self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                model = %path.display(),
+                problems = problems.join("; "),
+                "the edited model does not fit the manifest; the running model stays"
+            );
+            return;
+        }
+        let t = self.fleet.time();
+        let mut snapshot = self.fleet.snapshot();
+        let dt = model.step;
+        snapshot.k = (t / dt).round() as u64;
+        let pending = self.fleet.pending();
+        let mut fleet = Fleet::new(model, dt);
+        let model = fleet.model().clone();
+        let overrides = |id: &str| self.manifest.overrides(&model, id);
+        for (id, dropped, added) in fleet.restore(&snapshot, &overrides) {
+            tracing::info!(
+                twin = id,
+                ?dropped,
+                ?added,
+                "state migrated to the edited model"
+            );
+        }
+        for (id, sensor, t, v) in pending {
+            let s = fleet.model().sensors.iter().position(|x| x.name == sensor);
+            if let (Some(i), Some(s)) = (fleet.index(&id), s) {
+                let _ = fleet.offer(i, s, t, v);
+            }
+        }
+        self.fleet = fleet;
+        self.bind();
+        for o in &mut self.observers {
+            o.reloaded(&self.fleet);
+        }
+        self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(model = %path.display(), t, "model reloaded");
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -472,8 +615,14 @@ impl Runner {
             _ => format!("line {line}"),
         };
         let reject = |runner: &mut Runner, instance: &str, sensor: &str, reason: Reject| {
+            // A file without an `id` column feeds every instance; name the
+            // instance when there is just one.
+            let instance = match (instance, runner.fleet.ids()) {
+                ("", [only]) => only.clone(),
+                (id, _) => id.to_string(),
+            };
             runner.reject(Rejection {
-                instance: instance.to_string(),
+                instance,
                 sensor: sensor.to_string(),
                 reason,
                 raw: raw.clone(),
@@ -553,7 +702,16 @@ impl Runner {
     }
 
     fn message(&mut self, source: usize, topic: &str, payload: &[u8], arrived: f64) {
+        // A message on the discovery topic starts its twin even when no
+        // sensor reads that topic (an announcement, say).
         let mut bound = false;
+        let announced = match &self.manifest.instances {
+            Instances::Discover(pattern) => pattern.match_id(topic),
+            Instances::Ids(_) => None,
+        };
+        if let Some(id) = announced {
+            bound = self.instance(&id, Some(topic)).is_some();
+        }
         for b in 0..self.bindings.len() {
             let binding = &self.manifest.sensors[self.bindings[b].binding];
             if binding.source != source {
@@ -662,14 +820,25 @@ impl Runner {
     }
 
     fn reject(&mut self, r: Rejection) {
-        self.metrics.count(&r.sensor, r.reason.code());
-        tracing::debug!(
-            twin = r.instance,
-            sensor = r.sensor,
-            reason = %r.reason,
-            origin = r.origin,
-            "sample rejected"
-        );
+        let seen = self.metrics.count(&r.sensor, r.reason.code());
+        // The first few of each kind are worth a line each; the rest are
+        // counted (`/metrics`, the history's dead letters, the summary at
+        // the end), so bad data cannot flood the log.
+        if seen <= LOGGED_REJECTIONS {
+            tracing::warn!(
+                twin = r.instance,
+                sensor = r.sensor,
+                reason = %r.reason,
+                origin = r.origin,
+                raw = r.raw,
+                "sample rejected{}",
+                if seen == LOGGED_REJECTIONS {
+                    "; more of this kind are counted, not logged"
+                } else {
+                    ""
+                }
+            );
+        }
         for o in &mut self.observers {
             o.rejected(&r);
         }

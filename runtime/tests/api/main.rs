@@ -65,7 +65,11 @@ impl Stack {
 /// Compiles the pump, sets up the runner with the API's observer and
 /// starts the server; the runner has not run yet.
 fn stack(text: &str, token: Option<&str>) -> Stack {
-    let dir = pump_dir();
+    stack_in(&pump_dir(), text, token)
+}
+
+/// [`stack`] for a `pump.twin` in `dir`.
+fn stack_in(dir: &Path, text: &str, token: Option<&str>) -> Stack {
     let manifest = match Manifest::parse(text, &dir.join("api-test.toml")) {
         Ok(m) => m,
         Err(e) => panic!("{e:?}"),
@@ -98,12 +102,7 @@ fn stack(text: &str, token: Option<&str>) -> Stack {
         None,
         Arc::new(AtomicBool::new(false)),
     );
-    let whatif = WhatIf::new(
-        shared.model.clone(),
-        Some(Arc::new(checked.program)),
-        twin,
-        dir,
-    );
+    let whatif = WhatIf::new(path);
     let server = match Server::start(api::Options {
         addr,
         token: token.map(str::to_string),
@@ -123,6 +122,19 @@ fn replayed(token: Option<&str>) -> Stack {
     s.runner.start_local_sources();
     s.runner.run();
     s
+}
+
+/// Polls `ready` until it gives a value (a request to a server that a
+/// runner thread feeds); gives up, naming `what`, after many tries rather
+/// than hang.
+fn until<T>(what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..100_000 {
+        if let Some(v) = ready() {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+    panic!("gave up waiting for {what}");
 }
 
 fn num(v: &Value) -> f64 {
@@ -546,13 +558,13 @@ fn a_stream_sends_the_twin_at_each_tick_and_never_holds_up_the_runner() {
     // Data up to 1 s lets the runner tick 0 s .. 0.9 s.
     send(sample("pump-2", 20.0, 0.0));
     send(sample("pump-2", 21.0, 1.0));
-    while get(addr, "/twins")
-        .json()
-        .as_array()
-        .is_none_or(Vec::is_empty)
-    {
-        std::thread::yield_now();
-    }
+    until("the first tick", || {
+        let twins = get(addr, "/twins").json();
+        twins
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+            .then_some(())
+    });
     let mut events = Events::open(addr, "/twins/pump-2/stream");
     assert_eq!(events.status, 200);
     assert!(
@@ -611,5 +623,77 @@ fn a_stream_sends_the_twin_at_each_tick_and_never_holds_up_the_runner() {
         last = tick;
     }
     assert_eq!(last, 600);
+    drop(server);
+}
+
+#[test]
+fn a_reloaded_model_shows_its_new_signals() {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("{e}"),
+    };
+    let model = dir.path().join("pump.twin");
+    let original = match std::fs::read_to_string(pump_dir().join("pump.twin")) {
+        Ok(t) => t,
+        Err(e) => panic!("{e}"),
+    };
+    if let Err(e) = std::fs::write(&model, &original) {
+        panic!("{e}");
+    }
+    let Stack { server, mut runner } = stack_in(dir.path(), FED, None);
+    let addr = server.addr();
+    let feed = runner.sender();
+    let run = std::thread::spawn(move || runner.run());
+    let send = |input: Input| {
+        if feed.send(input).is_err() {
+            panic!("the runner stopped early");
+        }
+    };
+    let twin_at = |t: f64| {
+        until(&format!("the tick at {t} s"), || {
+            let r = get(addr, "/twins/pump-1");
+            let j = (r.status == 200).then(|| r.json())?;
+            ((num(&j["t"]) - t).abs() < 1e-9).then_some(j)
+        })
+    };
+    send(sample("pump-1", 20.0, 0.0));
+    send(sample("pump-1", 20.0, 1.0));
+    let before = twin_at(0.9);
+    assert!(before["signals"].get("heat").is_none());
+    // A new signal, and the pump runs on 300 V from now on.
+    let edited = original
+        .replace(
+            "    let power: W = voltage * current * efficiency\n",
+            "    let power: W = voltage * current * efficiency\n    let heat: W = 0.02 * power\n",
+        )
+        .replace("param voltage: V = 400 V", "param voltage: V = 300 V");
+    assert_ne!(edited, original);
+    if let Err(e) = std::fs::write(&model, &edited) {
+        panic!("{e}");
+    }
+    send(Input::Reload);
+    send(sample("pump-1", 20.0, 2.0));
+    let after = twin_at(1.9);
+    let power = num(&after["signals"]["power"]["value"]);
+    assert_eq!(power, 300.0 * 20.0 * 0.9);
+    assert_eq!(after["signals"]["heat"]["unit"], "W");
+    assert!((num(&after["signals"]["heat"]["value"]) - 0.02 * power).abs() < 1e-9);
+    // What-ifs run the model that runs now, named ones the file as it is.
+    let r = post(addr, "/twins/pump-1/whatif", r#"{"duration": "10 s"}"#).json();
+    assert_eq!(num(&r["signals"]["heat"]["final"]), 0.02 * power);
+    let r = post(
+        addr,
+        "/twins/pump-1/whatif",
+        r#"{"scenario": "worn_motor"}"#,
+    )
+    .json();
+    assert_eq!(num(&r["signals"]["power"]["final"]), 300.0 * 38.0 * 0.8);
+    send(Input::End {
+        source: 0,
+        error: None,
+    });
+    if run.join().is_err() {
+        panic!("the runner failed");
+    }
     drop(server);
 }

@@ -241,16 +241,32 @@ impl Checker {
             _ => (placeholder_kind(), None),
         };
         // The member's type: its annotation, else what its value has
-        // (integers widen to reals: only `: Int` makes an Int).
+        // (integers widen to reals: only `: Int` makes an Int). An
+        // instance has no value of its own to widen: it is its component's
+        // result, which says `-> Int` when it is one.
         let ty = match (&declared, value_ty) {
             (Some((t, _)), _) => t.clone(),
-            (None, Some(Ty::Int)) => Ty::NUMBER,
+            (None, Some(Ty::Int)) if class != Class::Instance => Ty::NUMBER,
             (None, Some(t)) => t,
             (None, None) => Ty::Error,
         };
-        let unit = match (&declared, &ty) {
-            (Some((_, u)), _) => u.clone(),
-            (None, Ty::Real(q)) => {
+        // An unannotated value that is a table lookup is shown in the
+        // table's y unit.
+        let looked_up = match &kind {
+            MemberKind::Let { value }
+            | MemberKind::Out { value }
+            | MemberKind::Param { value }
+            | MemberKind::State { init: value }
+            | MemberKind::Var { init: value }
+            | MemberKind::Actuator {
+                value: Some(value), ..
+            } => self.program.lookup_unit(value).cloned(),
+            _ => None,
+        };
+        let unit = match (&declared, &ty, looked_up) {
+            (Some((_, u)), _, _) => u.clone(),
+            (None, Ty::Real(_), Some(u)) => u,
+            (None, Ty::Real(q), None) => {
                 let g = self
                     .body()
                     .generics
@@ -303,7 +319,7 @@ impl Checker {
                 | K::Stale(_)
                 | K::Age(_)
                 | K::Prev(..) => Some(e.span),
-                K::Unary(_, x) => first_signal(c, x),
+                K::Unary(_, x) | K::Lookup(_, x) => first_signal(c, x),
                 K::Binary(_, a, b) => first_signal(c, a).or_else(|| first_signal(c, b)),
                 K::Builtin(_, xs) | K::Call(_, xs) => xs.iter().find_map(|x| first_signal(c, x)),
                 K::If(a, b, d) => first_signal(c, a)
@@ -335,7 +351,11 @@ impl Checker {
                             .member_named(&p.segments[0].name)
                             .map(|id| self.body().members[id].unit.clone())
                             .unwrap_or_else(|| DisplayUnit::si("")),
-                        (_, Ty::Real(q)) => DisplayUnit::si(q.dim.si_symbol()),
+                        (_, Ty::Real(q)) => self
+                            .program
+                            .lookup_unit(&t)
+                            .cloned()
+                            .unwrap_or_else(|| DisplayUnit::si(q.dim.si_symbol())),
                         _ => DisplayUnit::si(""),
                     };
                     MessagePart::Value(t, unit)

@@ -219,7 +219,9 @@ impl Checker {
         hi: f64,
         unit: Option<&DisplayUnit>,
     ) {
-        let Some(v) = crate::check::consts::eval(value).and_then(|v| v.as_f64()) else {
+        let Some(v) =
+            crate::check::consts::eval(value, &self.program.tables).and_then(|v| v.as_f64())
+        else {
             return;
         };
         if v < lo || v > hi {

@@ -106,6 +106,10 @@ impl Lowerer<'_> {
                 self.inline_depth -= 1;
                 r?
             }
+            TExprKind::Lookup(t, x) => {
+                let x = self.expr(inst, x, args)?;
+                self.lookup(inst, *t, x)?
+            }
             TExprKind::Der(id) => {
                 let body = self.insts[inst].body;
                 let der = body.ders.iter().find(|(s, _)| s == id).map(|(_, e)| e);
@@ -148,7 +152,12 @@ impl Lowerer<'_> {
                 )
             }
             TExprKind::Prev(x, init) => {
-                let x = self.expr(inst, x, args)?;
+                // `x` is stored after the actuators, when the nodes may be
+                // stale: a lookup in it must not read a node of its own.
+                let in_node = std::mem::replace(&mut self.in_node, false);
+                let x = self.expr(inst, x, args);
+                self.in_node = in_node;
+                let x = x?;
                 let init = self.expr(inst, init, args)?;
                 let slot = self.slot(
                     format!("{}#prev{}", self.insts[inst].prefix, self.prevs.len()),
@@ -178,7 +187,8 @@ impl Lowerer<'_> {
         b: &TExpr,
         args: Option<&[Expr]>,
     ) -> Result<Expr> {
-        if let Some(n) = crate::check::const_eval(b).filter(|n| n.fract() == 0.0 && n.abs() <= 4.0)
+        if let Some(n) = crate::check::const_eval(b, &self.program.tables)
+            .filter(|n| n.fract() == 0.0 && n.abs() <= 4.0)
         {
             let n = n as i32;
             if n == 0 {

@@ -10,6 +10,7 @@
 //! statements, and the solver's stages after it.
 
 mod expr;
+mod lookup;
 mod plan;
 mod rules;
 mod solver;
@@ -84,6 +85,8 @@ pub fn lower_with_exprs(
         ders: Vec::new(),
         outputs: Vec::new(),
         inline_depth: 0,
+        in_node: false,
+        lookup_args: 0,
         aliased: Vec::new(),
         time: 0,
         dt: 0,
@@ -175,6 +178,11 @@ struct Lowerer<'p> {
     ders: Vec<(Slot, Expr)>,
     outputs: Vec<Output>,
     inline_depth: usize,
+    /// Whether the expression being lowered is a node's (a computed
+    /// value), where a lookup's argument may become a node of its own.
+    in_node: bool,
+    /// How many lookup arguments got a slot, for unique names.
+    lookup_args: usize,
     /// Inputs that share their argument's slot (instance, member).
     aliased: Vec<(usize, MemberId)>,
     time: Slot,
@@ -235,6 +243,14 @@ impl<'p> Lowerer<'p> {
             kind,
         });
         (self.slots.len() - 1) as Slot
+    }
+
+    /// Lowers an expression that becomes a node's value.
+    fn node_expr(&mut self, inst: usize, e: &TExpr) -> Result<Expr> {
+        let outer = std::mem::replace(&mut self.in_node, true);
+        let r = self.expr(inst, e, None);
+        self.in_node = outer;
+        r
     }
 
     fn node(&mut self, slot: Slot, expr: Expr) {
@@ -412,8 +428,8 @@ impl<'p> Lowerer<'p> {
                 MemberKind::Input { .. } if self.aliased.contains(&(inst, id)) => {}
                 MemberKind::Input { default } => {
                     let e = match (bound, default) {
-                        (Some((parent, arg)), _) => self.expr(parent, arg, None)?,
-                        (None, Some(d)) => self.expr(inst, d, None)?,
+                        (Some((parent, arg)), _) => self.node_expr(parent, arg)?,
+                        (None, Some(d)) => self.node_expr(inst, d)?,
                         (None, None) => c(f64::NAN),
                     };
                     self.node(slot, e);
@@ -426,7 +442,7 @@ impl<'p> Lowerer<'p> {
                     let sampled = self.insts[inst].sample_slots[&id];
                     if let Some((parent, arg)) = bound {
                         // A sub-twin's sensor wired by its parent.
-                        let e = self.expr(parent, arg, None)?;
+                        let e = self.node_expr(parent, arg)?;
                         self.node(slot, e);
                         self.init_sensors.push(Stmt::Store(sampled, c(0.0)));
                         continue;
@@ -478,13 +494,13 @@ impl<'p> Lowerer<'p> {
                     self.var_inits.push(Stmt::Store(slot, e));
                 }
                 MemberKind::Let { value } | MemberKind::Out { value } => {
-                    let e = self.expr(inst, value, None)?;
+                    let e = self.node_expr(inst, value)?;
                     self.node(slot, e);
                 }
                 MemberKind::Actuator { range, slew, value } => {
                     let (target, clamps) = self.insts[inst].actuator_slots[&id];
                     if let Some(v) = value {
-                        let e = self.expr(inst, v, None)?;
+                        let e = self.node_expr(inst, v)?;
                         self.node(target, e);
                     }
                     let spec = ActuatorSpec {
@@ -525,7 +541,9 @@ impl<'p> Lowerer<'p> {
                         match part {
                             MessagePart::Text(t) => pieces.push(MessagePiece::Text(t.clone())),
                             MessagePart::Value(e, unit) => {
-                                let e = self.expr(inst, e, None)?;
+                                let format = format_of(&e.ty, self.program);
+                                // Anything but a plain slot becomes a node.
+                                let e = self.node_expr(inst, e)?;
                                 let s = match e {
                                     Expr::Load(s) => s,
                                     e => {
@@ -540,7 +558,7 @@ impl<'p> Lowerer<'p> {
                                     .get(&unit.text)
                                     .cloned()
                                     .unwrap_or_else(|| unit.clone());
-                                pieces.push(MessagePiece::Value(s, unit));
+                                pieces.push(MessagePiece::Value(s, unit, format));
                             }
                         }
                     }
@@ -569,7 +587,7 @@ impl<'p> Lowerer<'p> {
             }
         }
         if let (Some(r), Some(result)) = (self.insts[inst].result, &body.result) {
-            let e = self.expr(inst, result, None)?;
+            let e = self.node_expr(inst, result)?;
             // `return y` shares y's slot: nothing to compute.
             if e != Expr::Load(r) {
                 self.node(r, e);
@@ -611,7 +629,12 @@ impl<'p> Lowerer<'p> {
             let unit = match &arg.kind {
                 TExprKind::Ref(Ref::Member(j)) => Some(self.unit_of(parent, *j)),
                 _ => match &arg.ty {
-                    Ty::Real(q) => Some(DisplayUnit::si(q.dim.si_symbol())),
+                    Ty::Real(q) => Some(
+                        self.program
+                            .lookup_unit(arg)
+                            .cloned()
+                            .unwrap_or_else(|| DisplayUnit::si(q.dim.si_symbol())),
+                    ),
                     _ => None,
                 },
             };

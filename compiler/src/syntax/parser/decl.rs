@@ -16,7 +16,7 @@ use crate::span::Span;
 use crate::syntax::ast::{
     AlarmSeverity, Assign, ComponentDecl, ConstDecl, Decl, DeclKind, EnumDecl, ExpectMode,
     Expectation, Expr, FnDecl, Ident, Item, ItemKind, Param, RangeExpr, ScenarioDecl, Stmt,
-    StmtKind, TestDecl, TwinDecl, TypeExpr, UnitDecl, UsePath,
+    StmtKind, TableDecl, TablePoint, TestDecl, TwinDecl, TypeExpr, UnitDecl, UsePath,
 };
 use crate::syntax::lexer::scan_compact_unit;
 use crate::syntax::token::{Kw, Punct, Token};
@@ -443,6 +443,61 @@ fn params<'src, I: TokenInput<'src> + 'src>()
         .labelled("parameters")
 }
 
+/// What follows `const name [: T] =`: a lookup table
+/// `table(X -> Y) { x: y, ... }`, or any expression that does not start
+/// with `table(`. Once `table(` is seen the value is a table: a mistake in
+/// it is a syntax error in the table, not a call of an unknown `table`.
+fn const_value<'src, I: TokenInput<'src> + 'src>()
+-> impl Parser<'src, I, ConstValue, Extra<'src>> + Clone {
+    let expr = expr_parser().boxed();
+    let point = expr
+        .clone()
+        .then_ignore(punct(Punct::Colon))
+        .then(expr.clone())
+        .map_with(|(x, y), e| TablePoint {
+            x,
+            y,
+            span: e.span(),
+        })
+        .labelled("table point");
+    let header = type_parser()
+        .then_ignore(punct(Punct::Arrow))
+        .then(type_parser())
+        .delimited_by(punct(Punct::LParen), punct(Punct::RParen));
+    let points = point
+        .separated_by(punct(Punct::Comma))
+        .allow_trailing()
+        .collect::<Vec<_>>()
+        .delimited_by(punct(Punct::LBrace), punct(Punct::RBrace))
+        .map_with(|points, e| (points, e.span()));
+    let table = word("table").ignore_then(header).then(points).map(
+        |((x_unit, y_unit), (points, body_span))| ConstValue::Table {
+            x_unit,
+            y_unit,
+            points,
+            body_span,
+        },
+    );
+    let starts_table = word("table").then(punct(Punct::LParen));
+    choice((
+        table,
+        starts_table.not().ignore_then(expr).map(ConstValue::Expr),
+    ))
+    .boxed()
+}
+
+/// The two forms of constant.
+#[derive(Clone)]
+enum ConstValue {
+    Expr(Expr),
+    Table {
+        x_unit: TypeExpr,
+        y_unit: TypeExpr,
+        points: Vec<TablePoint>,
+        body_span: Span,
+    },
+}
+
 /// A top-level item.
 fn item_parser<'src, I: TokenInput<'src> + 'src>() -> impl Parser<'src, I, Item, Extra<'src>> + Clone
 {
@@ -459,8 +514,30 @@ fn item_parser<'src, I: TokenInput<'src> + 'src>() -> impl Parser<'src, I, Item,
         .ignore_then(ident())
         .then(annotation())
         .then_ignore(punct(Punct::Eq))
-        .then(expr.clone())
-        .map(|((name, ty), value)| ItemKind::Const(ConstDecl { name, ty, value }));
+        .then(const_value())
+        .validate(|((name, ty), value), _, emitter| match value {
+            ConstValue::Expr(value) => ItemKind::Const(ConstDecl { name, ty, value }),
+            ConstValue::Table {
+                x_unit,
+                y_unit,
+                points,
+                body_span,
+            } => {
+                if let Some(ty) = ty {
+                    emitter.emit(ParseError::custom(
+                        ty.span,
+                        "a table takes its units from its header `table(X -> Y)`: remove this annotation",
+                    ));
+                }
+                ItemKind::Table(TableDecl {
+                    name,
+                    x_unit,
+                    y_unit,
+                    points,
+                    body_span,
+                })
+            }
+        });
     let compact = select! { Token::Number(n) => n }
         .then(select! { Token::Unit(text) = e => (text, e.span()) })
         .try_map(

@@ -34,6 +34,7 @@ const LABELS: &[&str] = &[
     "string",
     "test name",
     "`info`, `warning` or `critical`",
+    "table point",
 ];
 
 const PUNCTS: &[Punct] = &[

@@ -1,6 +1,6 @@
 //! `GET /metrics`: the run's counters in Prometheus' text format.
 //!
-//! Takes the runner's [`Metrics`], the current [`View`] and the what-if
+//! Takes the runner's [`Metrics`], the time of the last tick and the what-if
 //! counters; gives the text exposition format (version 0.0.4): one `# HELP`
 //! and `# TYPE` line per family, then its samples. Counters end in
 //! `_total`, durations are in seconds, label values are escaped.
@@ -9,8 +9,6 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use crate::live::run::Metrics;
-
-use super::view::View;
 
 /// What the exposition covers besides the runner's counters.
 pub struct Extra {
@@ -25,7 +23,7 @@ pub struct Extra {
 }
 
 /// Renders the exposition.
-pub fn render(m: &Metrics, view: &View, extra: &Extra) -> String {
+pub fn render(m: &Metrics, t: f64, extra: &Extra) -> String {
     let mut out = String::new();
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     family(&mut out, "twin_ticks_total", "counter", "Ticks run.");
@@ -48,7 +46,7 @@ pub fn render(m: &Metrics, view: &View, extra: &Extra) -> String {
         "gauge",
         "Twin time of the last tick.",
     );
-    sample(&mut out, "twin_time_seconds", &[], view.t);
+    sample(&mut out, "twin_time_seconds", &[], t);
     family(
         &mut out,
         "twin_samples_total",
@@ -98,6 +96,24 @@ pub fn render(m: &Metrics, view: &View, extra: &Extra) -> String {
         family(&mut out, name, "counter", help);
         sample(&mut out, name, &[], load(counter) as f64);
     }
+    family(
+        &mut out,
+        "twin_reloads_total",
+        "counter",
+        "Model reloads by outcome: ok, or refused (errors in the edited model).",
+    );
+    sample(
+        &mut out,
+        "twin_reloads_total",
+        &[("outcome", "ok")],
+        load(&m.reloads) as f64,
+    );
+    sample(
+        &mut out,
+        "twin_reloads_total",
+        &[("outcome", "refused")],
+        load(&m.reloads_failed) as f64,
+    );
     family(
         &mut out,
         "twin_compile_seconds",
@@ -200,7 +216,7 @@ mod tests {
         }
         let text = render(
             &m,
-            &View::default(),
+            0.0,
             &Extra {
                 twins: 2,
                 uptime_s: 1.5,

@@ -216,7 +216,7 @@ async fn metrics_text(State(app): State<Arc<App>>) -> Response {
     let view = app.shared.current();
     let text = metrics::render(
         &app.metrics,
-        &view,
+        view.t,
         &metrics::Extra {
             twins: view.ids.len(),
             uptime_s: app.shared.started.elapsed().as_secs_f64(),
@@ -240,7 +240,7 @@ async fn twins(State(app): State<Arc<App>>) -> Json<Value> {
     let list: Vec<Value> = view
         .ids
         .iter()
-        .map(|id| json!({"id": id, "twin": app.shared.model.name, "t": t}))
+        .map(|id| json!({"id": id, "twin": view.model.name, "t": t}))
         .collect();
     Json(Value::Array(list))
 }
@@ -248,7 +248,7 @@ async fn twins(State(app): State<Arc<App>>) -> Json<Value> {
 async fn twin(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let view = app.shared.current();
     match view.index(&id) {
-        Some(i) => Json(view.twin_json(&app.shared.model, i)).into_response(),
+        Some(i) => Json(view.twin_json(i)).into_response(),
         None => no_twin(&view, &id),
     }
 }
@@ -276,12 +276,12 @@ async fn what_if(State(app): State<Arc<App>>, Path(id): Path<String>, body: Byte
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;
     };
-    let fork = view.fork(&app.shared.model, i);
+    let fork = view.fork(i);
     let epoch = view.epoch.unwrap_or(0.0);
     let whatif = app.whatif.clone();
     let ran = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        whatif.run(&request, &fork, &id, epoch)
+        whatif.run(&request, &view.model, &fork, &id, epoch)
     })
     .await;
     match ran {
@@ -315,17 +315,17 @@ async fn stream(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response
         return no_twin(&view, &id);
     }
     let rx = app.shared.subscribe();
-    let events = futures_util::stream::unfold((rx, app, id), |(mut rx, app, id)| async move {
+    let events = futures_util::stream::unfold((rx, id), |(mut rx, id)| async move {
         loop {
             match rx.recv().await {
                 Ok(view) => {
                     let Some(i) = view.index(&id) else { continue };
-                    let data = view.twin_json(&app.shared.model, i).to_string();
+                    let data = view.twin_json(i).to_string();
                     let event = Event::default()
                         .event("tick")
                         .id(view.tick.to_string())
                         .data(data);
-                    return Some((Ok::<Event, Infallible>(event), (rx, app, id)));
+                    return Some((Ok::<Event, Infallible>(event), (rx, id)));
                 }
                 // A slow reader skips ticks; the runner never waits.
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 use twin_compiler::ir::{Format, Model, Slot};
 
-use crate::live::fleet::Event;
+use crate::live::fleet::{Event, Fleet};
 use crate::live::{Observer, Tick};
 use crate::sim::Fork;
 
@@ -37,8 +37,10 @@ pub struct Active {
 }
 
 /// The fleet at one tick.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct View {
+    /// The model the fleet runs (it changes when the model is reloaded).
+    pub model: Arc<Model>,
     /// Seconds since the epoch at this tick; `None` before the first tick.
     pub epoch: Option<f64>,
     /// Twin time (s).
@@ -57,6 +59,19 @@ pub struct View {
 }
 
 impl View {
+    /// The view before the first tick: no twins yet.
+    pub fn empty(model: Arc<Model>) -> View {
+        View {
+            model,
+            epoch: None,
+            t: 0.0,
+            tick: 0,
+            ids: Arc::from(Vec::new()),
+            block: Vec::new(),
+            alarms: Arc::new(Vec::new()),
+        }
+    }
+
     /// The index of an instance.
     pub fn index(&self, id: &str) -> Option<usize> {
         self.ids.iter().position(|i| i == id)
@@ -71,7 +86,8 @@ impl View {
     }
 
     /// Instance `i`'s state to fork a what-if from.
-    pub fn fork(&self, model: &Model, i: usize) -> Fork {
+    pub fn fork(&self, i: usize) -> Fork {
+        let model = &self.model;
         let p = (model.persistent as usize).min(model.slots.len());
         Fork {
             slots: (0..p)
@@ -84,7 +100,8 @@ impl View {
     /// What `GET /twins/{id}` answers for instance `i`: its id, the time,
     /// every signal in its declared unit (sensors with their quality and
     /// the age of their last sample), and the alarms that are raised.
-    pub fn twin_json(&self, model: &Model, i: usize) -> Value {
+    pub fn twin_json(&self, i: usize) -> Value {
+        let model = &self.model;
         let mut signals = Map::new();
         for o in &model.outputs {
             let v = o.unit.from_si(self.get(i, o.slot));
@@ -177,8 +194,6 @@ pub(crate) fn round(t: f64) -> f64 {
 
 /// What the observer and the HTTP handlers share.
 pub struct Shared {
-    /// The running model.
-    pub model: Arc<Model>,
     current: RwLock<Arc<View>>,
     stream: broadcast::Sender<Arc<View>>,
     /// When the view was made (for `uptime_s`).
@@ -214,6 +229,9 @@ impl Shared {
 /// The observer that keeps the API's view up to date.
 pub struct ApiObserver {
     shared: Arc<Shared>,
+    model: Arc<Model>,
+    /// The epoch of the last tick seen.
+    epoch: f64,
     ids: Arc<[String]>,
     alarms: Arc<Vec<Vec<Option<Active>>>>,
 }
@@ -221,14 +239,16 @@ pub struct ApiObserver {
 /// An observer for `model`'s run and the state it shares with the API.
 pub fn observe(model: &Model) -> (ApiObserver, Arc<Shared>) {
     let (stream, _) = broadcast::channel(STREAM_BACKLOG);
+    let model = Arc::new(model.clone());
     let shared = Arc::new(Shared {
-        model: Arc::new(model.clone()),
-        current: RwLock::new(Arc::new(View::default())),
+        current: RwLock::new(Arc::new(View::empty(model.clone()))),
         stream,
         started: Instant::now(),
     });
     let observer = ApiObserver {
         shared: shared.clone(),
+        model,
+        epoch: 0.0,
         ids: Arc::from(Vec::new()),
         alarms: Arc::new(Vec::new()),
     };
@@ -280,10 +300,39 @@ impl ApiObserver {
 }
 
 impl Observer for ApiObserver {
+    /// Views from now on carry the new model; raised alarms keep their
+    /// time by name, and alarms new to the model that are raised date
+    /// from the last tick.
+    fn reloaded(&mut self, fleet: &Fleet) {
+        let old = std::mem::replace(&mut self.model, Arc::new(fleet.model().clone()));
+        let table = (0..self.ids.len())
+            .map(|i| {
+                (0..self.model.alarms.len())
+                    .map(|a| {
+                        let name = &self.model.alarms[a].name;
+                        old.alarms
+                            .iter()
+                            .position(|o| o.name == *name)
+                            .and_then(|j| self.alarms.get(i)?.get(j)?.clone())
+                            .or_else(|| {
+                                fleet.alarm_raised(i, a).then(|| Active {
+                                    since: self.epoch,
+                                    message: String::new(),
+                                })
+                            })
+                    })
+                    .collect()
+            })
+            .collect();
+        self.alarms = Arc::new(table);
+    }
+
     fn tick(&mut self, tick: &Tick<'_>) {
         self.update_alarms(tick);
+        self.epoch = tick.epoch;
         let fleet = tick.fleet;
         let view = View {
+            model: self.model.clone(),
             epoch: Some(tick.epoch),
             t: fleet.time(),
             tick: fleet.tick_index(),

@@ -5,17 +5,18 @@
 //! value) — and a [`Fork`] of the live instance's state; gives the scenario
 //! report as JSON. The run starts from a copy of the instance (every
 //! persistent slot, matched by name so a scenario's lowered model may
-//! differ from the running one) and never touches the fleet. Ad hoc
-//! fields apply on top of a named scenario. A bad body is a [`Refusal`]
-//! that names the field at fault.
+//! differ from the running one) and never touches the fleet. Named
+//! scenarios are read from the model file as it is at the request, so they
+//! follow reloads; ad hoc fields apply on top of them. A bad body is a
+//! [`Refusal`] that names the field at fault.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
+use twin_compiler::check::check;
 use twin_compiler::codegen::CompiledModel;
-use twin_compiler::hir::Program;
 use twin_compiler::ir::{Expr, Format, Model};
+use twin_compiler::source::Sources;
 use twin_compiler::units::parse::parse_quantity;
 use twin_compiler::units::{BaseDim, Dimension, UnitTable, closest};
 
@@ -155,40 +156,34 @@ fn duration(text: &str) -> Result<f64, String> {
     }
 }
 
-/// What a what-if needs besides the live state: the running model and,
-/// for named scenarios, the checked program it came from.
+/// What a what-if needs besides the live state: the model file, for its
+/// `scenario` blocks.
 pub struct WhatIf {
-    model: Arc<Model>,
-    program: Option<Arc<Program>>,
-    twin: usize,
-    base: PathBuf,
+    file: PathBuf,
 }
 
 impl WhatIf {
-    /// What-ifs on `model`, the lowering of twin `twin` of `program` (for
-    /// named scenarios; `None`: ad hoc only), whose replay files are
-    /// relative to `base` (the model file's folder).
-    pub fn new(
-        model: Arc<Model>,
-        program: Option<Arc<Program>>,
-        twin: usize,
-        base: PathBuf,
-    ) -> WhatIf {
-        WhatIf {
-            model,
-            program,
-            twin,
-            base,
-        }
+    /// What-ifs whose named scenarios come from the model file `file`, read
+    /// anew for each request so that they follow reloads of the model;
+    /// their replay files are relative to its folder.
+    pub fn new(file: PathBuf) -> WhatIf {
+        WhatIf { file }
     }
 
-    /// Runs `req` from `fork` (instance `id`, forked at `epoch`); gives the
-    /// report as JSON.
-    pub fn run(&self, req: &Request, fork: &Fork, id: &str, epoch: f64) -> Result<Value, Refusal> {
+    /// Runs `req` on `model` (the running one) from `fork` (instance `id`,
+    /// forked at `epoch`); gives the report as JSON.
+    pub fn run(
+        &self,
+        req: &Request,
+        model: &Model,
+        fork: &Fork,
+        id: &str,
+        epoch: f64,
+    ) -> Result<Value, Refusal> {
         let mut p = match &req.scenario {
-            Some(name) => self.named(name)?,
+            Some(name) => self.named(name, &model.name)?,
             None => Prepared {
-                model: (*self.model).clone(),
+                model: model.clone(),
                 drives: Vec::new(),
                 inputs: None,
                 overrides: Vec::new(),
@@ -245,47 +240,54 @@ impl WhatIf {
         Ok(report_json(&report, req, id, epoch + p.model.step))
     }
 
-    /// A `scenario` block of the running twin, prepared.
-    fn named(&self, name: &str) -> Result<Prepared, Refusal> {
-        let Some(program) = &self.program else {
-            return Err(bad(
-                "scenario",
-                "this run has no model file to take scenarios from",
-            ));
+    /// The `scenario` block `name` for the twin `twin` of the model file,
+    /// prepared.
+    fn named(&self, name: &str, twin: &str) -> Result<Prepared, Refusal> {
+        let file = self.file.display();
+        let text = std::fs::read_to_string(&self.file)
+            .map_err(|e| Refusal::Failed(format!("cannot read `{file}`: {e}")))?;
+        let mut sources = Sources::new();
+        let root = sources.add(file.to_string(), text);
+        let checked = check(&mut sources, root);
+        if checked.has_errors() {
+            return Err(Refusal::Failed(format!(
+                "`{file}` has errors now; fix it to run its scenarios"
+            )));
+        }
+        let program = &checked.program;
+        let Some(index) = program.twin(twin) else {
+            return Err(Refusal::Failed(format!(
+                "`{file}` has no twin `{twin}` now"
+            )));
         };
         let ours: Vec<&str> = program
             .scenarios
             .iter()
-            .filter(|s| s.twin == self.twin)
+            .filter(|s| s.twin == index)
             .map(|s| s.name.as_str())
             .collect();
         let Some(run) = program.scenarios.iter().find(|s| s.name == name) else {
             let hint = closest(name, ours.iter().copied())
                 .map_or(String::new(), |b| format!(" (did you mean `{b}`?)"));
             let list = if ours.is_empty() {
-                format!("`{}` has no scenarios", self.model.name)
+                format!("`{file}` has no scenario for it")
             } else {
                 format!("it has: {}", ours.join(", "))
             };
             return Err(bad(
                 "scenario",
-                format!(
-                    "no scenario `{name}` for `{}`{hint}; {list}",
-                    self.model.name
-                ),
+                format!("no scenario `{name}` for `{twin}`{hint}; {list}"),
             ));
         };
-        if run.twin != self.twin {
+        if run.twin != index {
             let other = program.twins.get(run.twin).map_or("?", |t| t.name.as_str());
             return Err(bad(
                 "scenario",
-                format!(
-                    "`{name}` is a scenario for `{other}`, not for `{}`",
-                    self.model.name
-                ),
+                format!("`{name}` is a scenario for `{other}`, not for `{twin}`"),
             ));
         }
-        prepare(program, run, &self.base).map_err(Refusal::Failed)
+        let base = self.file.parent().unwrap_or(Path::new(""));
+        prepare(program, run, base).map_err(Refusal::Failed)
     }
 }
 
