@@ -293,13 +293,13 @@ impl<'m, E: Engine> Simulation<'m, E> {
             };
             let mut samples = Vec::new();
             for s in &column.samples {
-                let value = s
-                    .value
-                    .map(|v| v * scale + offset)
-                    .and_then(|si| match sensor.range {
-                        Some((lo, hi)) if !(lo..=hi).contains(&si) => Err(Reject::OutOfRange),
-                        _ => Ok(si),
-                    });
+                let value = s.value.map(|v| v * scale + offset).and_then(|si| {
+                    if sensor.accepts(si) {
+                        Ok(si)
+                    } else {
+                        Err(Reject::OutOfRange)
+                    }
+                });
                 match value {
                     Ok(si) => samples.push((s.t, si)),
                     Err(reason) => self
@@ -365,10 +365,7 @@ impl<'m, E: Engine> Simulation<'m, E> {
                     Reject::Infinite
                 })
             } else {
-                sensor
-                    .range
-                    .filter(|(lo, hi)| !(*lo..=*hi).contains(&v))
-                    .map(|_| Reject::OutOfRange)
+                (!sensor.accepts(v)).then_some(Reject::OutOfRange)
             };
             match rejected {
                 Some(reason) => self

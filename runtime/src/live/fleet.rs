@@ -233,9 +233,7 @@ impl Fleet {
         if value.is_infinite() {
             return Err(Reject::Infinite);
         }
-        if let Some((lo, hi)) = info.range
-            && !(lo..=hi).contains(&value)
-        {
+        if !info.accepts(value) {
             return Err(Reject::OutOfRange);
         }
         if !t.is_finite() {

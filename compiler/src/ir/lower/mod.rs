@@ -465,6 +465,7 @@ impl<'p> Lowerer<'p> {
                         dimension,
                         range: *range,
                         stale_after: *stale_after,
+                        format: format_of(&m.ty, self.program),
                     });
                 }
                 MemberKind::Param { value } => {
