@@ -72,6 +72,8 @@ pub struct Fleet {
     commands: Vec<Vec<f64>>,
     /// Per instance, per alarm: whether it is raised.
     alarms: Vec<Vec<bool>>,
+    /// Per instance: whether its `init` is still to run (at its first tick).
+    uninit: Vec<bool>,
 }
 
 impl Fleet {
@@ -110,6 +112,7 @@ impl Fleet {
             newest: Vec::new(),
             commands: Vec::new(),
             alarms: Vec::new(),
+            uninit: Vec::new(),
         }
     }
 
@@ -174,7 +177,10 @@ impl Fleet {
     }
 
     /// Adds an instance at the current tick: params (with `overrides`, in
-    /// SI), sensor defaults, then the model's `init`. Gives its index.
+    /// SI) and sensor defaults. The model's `init` runs at the instance's
+    /// first tick, once that tick's samples are applied, as `twinc sim`
+    /// does at t = 0 (so `state y = x` starts at the first sample of `x`).
+    /// Gives its index.
     pub fn add(&mut self, id: &str, overrides: &[(String, f64)]) -> usize {
         if let Some(i) = self.index(id) {
             return i;
@@ -188,11 +194,28 @@ impl Fleet {
             mem.set(p.slot, v);
         }
         interp::exec(&self.model.init_sensors, &mut mem);
+        let i = self.insert(id, &mem.block);
+        self.uninit[i] = true;
+        i
+    }
+
+    /// Runs the model's `init` on instance `i` (through its own memory, so
+    /// the fleet's shared clock is untouched).
+    fn init(&mut self, i: usize) {
+        let n = self.ids.len();
+        let p = self.model.persistent as usize;
+        let mut mem = self.fresh_memory();
+        for s in 0..p {
+            mem.block[s] = self.block[s * n + i];
+        }
         match &self.code {
             Some(code) => code.init(&mut mem),
             None => interp::exec(&self.model.init, &mut mem),
         }
-        self.insert(id, &mem.block)
+        for s in 0..p {
+            self.block[s * n + i] = mem.block[s];
+        }
+        self.uninit[i] = false;
     }
 
     /// Memory for one instance with the fleet's clock.
@@ -219,6 +242,7 @@ impl Fleet {
         self.commands
             .push(vec![f64::NAN; self.model.actuators.len()]);
         self.alarms.push(vec![false; self.model.alarms.len()]);
+        self.uninit.push(false);
         n
     }
 
@@ -278,6 +302,11 @@ impl Fleet {
                     self.set(i, slot, v);
                     self.set(i, stamp, t);
                 }
+            }
+        }
+        for i in 0..n {
+            if self.uninit[i] {
+                self.init(i);
             }
         }
         self.run_phase(Phase::Tick);
@@ -453,6 +482,8 @@ impl Fleet {
         let mut report = Vec::new();
         for (id, slots) in &snapshot.instances {
             let i = self.add(id, &overrides(id));
+            // Its state comes from the snapshot: no `init`.
+            self.uninit[i] = false;
             let mut dropped = Vec::new();
             let mut seen = vec![false; p];
             for (name, v) in slots {
