@@ -120,7 +120,7 @@ pub fn run(args: &CheckArgs) -> u8 {
         }
     }
     match args.format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&all_json).unwrap_or_else(|_| "[]".into())
         ),

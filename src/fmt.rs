@@ -67,13 +67,13 @@ pub fn run(args: &FmtArgs) -> u8 {
         changed += 1;
         if args.check {
             let line = first_difference(&text, &formatted);
-            println!("{}:{line}: not formatted", file.display());
+            outln!("{}:{line}: not formatted", file.display());
             status = 1;
         } else if let Err(e) = std::fs::write(file, &formatted) {
             eprintln!("error: cannot write `{}`: {e}", file.display());
             return 2;
         } else {
-            println!("formatted {}", file.display());
+            outln!("formatted {}", file.display());
         }
     }
     if broken > 0 {
@@ -102,7 +102,7 @@ fn stdin(check: bool) -> u8 {
     match format(&text) {
         Ok(formatted) if check => u8::from(formatted != text),
         Ok(formatted) => {
-            print!("{formatted}");
+            out!("{formatted}");
             0
         }
         Err(diagnostics) => {

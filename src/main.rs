@@ -4,8 +4,28 @@
 //! only), 1 (the model has errors) or 2 (bad usage or unreadable input).
 //! Subcommands live in their own modules; this file only dispatches.
 
+/// `println!` that never panics: a closed stdout (`twinc test | head`)
+/// is not an error worth a crash, so the output is dropped.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` that never panics (see `outln!`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, $($arg)*);
+        let _ = stdout.flush();
+    }};
+}
+
 mod check;
 mod fmt;
+mod history;
 mod load;
 mod lsp;
 mod plot;
@@ -36,6 +56,9 @@ enum Command {
     Sim(sim::SimArgs),
     /// Run twins in production from a deployment manifest.
     Run(run::RunArgs),
+    /// Export a deployment's history (signals, samples, alarms, commands,
+    /// rejected samples) as CSV.
+    History(history::HistoryArgs),
     /// Run a `scenario` (a what-if study) and report what happened.
     Simulate(simulate::SimulateArgs),
     /// Run the `test` blocks of files or folders.
@@ -80,6 +103,7 @@ fn run() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::History(args) => history::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Fmt(args) => fmt::run(&args),

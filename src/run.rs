@@ -1,20 +1,27 @@
 //! `twinc run MANIFEST.toml`: a twin in production.
 //!
 //! Takes a deployment manifest (RUNTIME.md); checks it and the model it
-//! names, sets up the history, the sinks and the sources, and runs the
-//! fleet until SIGINT or SIGTERM (or, in replay mode, until the data runs
-//! out), then flushes and checkpoints and exits 0. A bad manifest or
+//! names, sets up the history (and resumes from its last checkpoint when
+//! it has one), the sinks and the sources, and runs the fleet until
+//! SIGINT or SIGTERM (or, in replay mode, until the data runs out), then
+//! flushes and checkpoints and exits 0. A bad manifest or
 //! binding is exit 2 with one line per problem naming the file and the
-//! key; a model with errors is exit 1. Logs go to stderr as text or, with
-//! `--log-format json`, as JSON lines.
+//! key; a model with errors is exit 1. The HTTP API (`runtime.api`) is
+//! served on a thread of its own from before the first tick; an address
+//! in use or an unset `runtime.token_env` variable is exit 2. Logs go to
+//! stderr as text or, with `--log-format json`, as JSON lines.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use twin_runtime::live::Observer;
-use twin_runtime::live::manifest::{Manifest, SourceKind};
+use twin_runtime::live::api::{self, Server, whatif::WhatIf};
+use twin_runtime::live::history::SqliteHistory;
+use twin_runtime::live::manifest::{History, Manifest, SourceKind};
+use twin_runtime::live::mqtt;
 use twin_runtime::live::publish::StdoutSink;
 use twin_runtime::live::run::Runner;
 
@@ -67,6 +74,7 @@ fn init_logs(format: LogFormat) {
 }
 
 fn deploy(args: &RunArgs) -> Result<(), Failure> {
+    let started = Instant::now();
     let manifest =
         Manifest::load(&args.manifest).map_err(|e| Failure::usage(e.join("\nerror: ")))?;
     let loaded = load::load_and_check(&manifest.model)?;
@@ -86,24 +94,105 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::usage(format!("cannot watch signals: {e}")))?;
     }
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();
+    let resume = match &manifest.runtime.history {
+        History::Sqlite(path) => {
+            let store = SqliteHistory::open(path, &model, manifest.runtime.decimate)
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            let resume = store
+                .last_checkpoint()
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            observers.push(Box::new(store));
+            resume
+        }
+        History::Postgres(_) => {
+            return Err(Failure::usage(format!(
+                "{}: runtime.history: PostgreSQL is not supported yet in this build; use \"sqlite:FILE\"",
+                args.manifest.display()
+            )));
+        }
+        History::Off => None,
+    };
     for (i, source) in manifest.sources.iter().enumerate() {
         if source.kind == SourceKind::Stdout {
             observers.push(Box::new(StdoutSink::new(manifest.clone(), i)));
         }
     }
-    let mut runner = Runner::new(manifest, model, observers, None, stop);
+    // MQTT sinks publish on their source's connection, which opens once
+    // the runner can take its messages.
+    let mut links = mqtt::links(&manifest).map_err(|e| Failure::usage(e.join("\nerror: ")))?;
+    for link in &links {
+        if let Some(sink) = link.sink(&manifest) {
+            observers.push(Box::new(sink));
+        }
+    }
+    let api = match manifest.runtime.api {
+        Some(addr) => {
+            let token = api_token(&args.manifest, manifest.runtime.token_env.as_deref())?;
+            let (observer, shared) = api::observe(&model);
+            observers.push(Box::new(observer));
+            Some((addr, token, shared))
+        }
+        None => None,
+    };
+    let model_file = manifest.model.clone();
+    let mut runner = Runner::new(manifest, model, observers, resume, stop);
+    runner
+        .metrics()
+        .compile_us
+        .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    // Kept until the run ends: dropping it stops the server.
+    let _server = match api {
+        Some((addr, token, shared)) => {
+            let server = Server::start(api::Options {
+                addr,
+                token,
+                shared,
+                metrics: runner.metrics(),
+                whatif: WhatIf::new(model_file),
+            })
+            .map_err(|e| {
+                Failure::usage(format!("{}: runtime.api: {e}", args.manifest.display()))
+            })?;
+            tracing::info!(addr = %server.addr(), "HTTP API listening");
+            Some(server)
+        }
+        None => None,
+    };
     tracing::info!(
         twin = runner.fleet().model().name,
         twins = runner.fleet().ids().len(),
         native = runner.fleet().is_native(),
         "running"
     );
+    for link in &mut links {
+        link.start(runner.sender(), runner.handled());
+    }
     runner.start_local_sources();
     runner.watch_model();
     runner.run();
-    tracing::info!(
-        t = twin_runtime::sim::format_time(runner.fleet().time()),
-        "stopped"
-    );
+    // After the last checkpoint: acknowledge what the runner handled, and
+    // leave the rest in the broker's session for the next run.
+    for link in links {
+        link.stop();
+    }
+    match runner.last_tick_time() {
+        Some(t) => tracing::info!(last_tick = twin_runtime::sim::format_time(t), "stopped"),
+        None => tracing::info!("stopped before the first tick"),
+    }
     Ok(())
+}
+
+/// The API's bearer token from the variable `runtime.token_env` names; a
+/// named variable that is unset or empty is an error (never an open API).
+fn api_token(manifest: &Path, var: Option<&str>) -> Result<Option<String>, Failure> {
+    let Some(var) = var else {
+        return Ok(None);
+    };
+    match std::env::var(var) {
+        Ok(token) if !token.trim().is_empty() => Ok(Some(token.trim().to_string())),
+        _ => Err(Failure::usage(format!(
+            "{}: runtime.token_env: the environment variable `{var}` is not set",
+            manifest.display()
+        ))),
+    }
 }

@@ -201,7 +201,7 @@ fn simulate(args: &SimArgs) -> Result<(), Failure> {
     let overrides = overrides(&table, &model, &args.sets)?;
     let ticks = (until / dt + 1e-9).floor() as u64;
     let jit = match args.engine {
-        EngineArg::Jit => match CompiledModel::compile(&model) {
+        EngineArg::Jit => match CompiledModel::compile_with(&model, crate::test::SINGLE) {
             Ok(jit) => Some(jit),
             Err(e) => {
                 eprintln!("warning: native compilation failed ({e}); running on the interpreter");
@@ -280,15 +280,30 @@ fn run_ticks<E: Engine>(
         (None, false) => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(1 << 16, sink);
+    // A reader that stops early (`twinc sim ... | head`) ends the run
+    // quietly; any other write error is reported.
     let io = |e: std::io::Error| Failure::usage(format!("cannot write the output: {e}"));
-    if !args.quiet {
-        sim.write_header(&mut out).map_err(io)?;
+    let closed = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+    if !args.quiet
+        && let Err(e) = sim.write_header(&mut out)
+    {
+        return if closed(&e) {
+            Ok(sim.rejected())
+        } else {
+            Err(io(e))
+        };
     }
     let mut progress = crate::progress::Progress::new();
     for k in 0..=ticks {
         sim.step_to_record();
-        if !args.quiet {
-            sim.write_row(&mut out).map_err(io)?;
+        if !args.quiet
+            && let Err(e) = sim.write_row(&mut out)
+        {
+            return if closed(&e) {
+                Ok(sim.rejected())
+            } else {
+                Err(io(e))
+            };
         }
         if k % twin_runtime::scenario::PROGRESS_EVERY == 0 {
             progress.update(k, ticks + 1);
@@ -298,6 +313,10 @@ fn run_ticks<E: Engine>(
         }
     }
     progress.update(ticks + 1, ticks + 1);
-    out.flush().map_err(io)?;
+    if let Err(e) = out.flush()
+        && !closed(&e)
+    {
+        return Err(io(e));
+    }
     Ok(sim.rejected())
 }

@@ -19,7 +19,7 @@ use twin_compiler::codegen::CompiledModel;
 use twin_compiler::ir::Format;
 use twin_runtime::runs::{Prepared, prepare};
 use twin_runtime::scenario::{Options, Report, run_scenario};
-use twin_runtime::sim::{Engine, Interpreter};
+use twin_runtime::sim::{Engine, Interpreter, sig};
 
 use crate::load::{self, Failure};
 use crate::progress::Progress;
@@ -134,7 +134,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
         prepared.report = default_report(&prepared);
     }
     let jit = match args.engine {
-        EngineArg::Jit => match CompiledModel::compile(&prepared.model) {
+        EngineArg::Jit => match CompiledModel::compile_with(&prepared.model, crate::test::SINGLE) {
             Ok(jit) => Some(jit),
             Err(e) => {
                 eprintln!("warning: native compilation failed ({e}); running on the interpreter");
@@ -150,11 +150,11 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
     };
     let mut text = String::new();
     render(&mut text, &run.name, &report, compile.as_secs_f64());
-    print!("{text}");
+    out!("{text}");
     if let (Some(path), Some(kind)) = (&args.plot, plot_kind) {
         crate::plot::draw(path, kind, &run.name, &report)
             .map_err(|e| Failure::usage(format!("cannot draw `{}`: {e}", path.display())))?;
-        println!("plot written to {}", path.display());
+        outln!("plot written to {}", path.display());
     }
     Ok(())
 }
@@ -374,27 +374,6 @@ fn value(v: f64, format: &Format) -> String {
     }
 }
 
-/// A number to 4 significant digits, without trailing zeros.
-pub fn sig(v: f64) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let magnitude = v.abs().log10().floor();
-    if !(-3.0..6.0).contains(&magnitude) {
-        return format!("{v:.3e}");
-    }
-    let decimals = (3.0 - magnitude).max(0.0) as usize;
-    let text = format!("{v:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
-}
-
 /// A length of time in the largest fitting units: `30 d`, `2 h 10 min`,
 /// `100 ms`.
 pub fn human_duration(s: f64) -> String {
@@ -459,15 +438,6 @@ fn speedup(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_read_well() {
-        assert_eq!(sig(61.23456), "61.23");
-        assert_eq!(sig(0.5), "0.5");
-        assert_eq!(sig(1234.5678), "1235");
-        assert_eq!(sig(-2.0), "-2");
-        assert_eq!(sig(1.5e9), "1.500e9");
-    }
 
     #[test]
     fn durations_read_well() {

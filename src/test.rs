@@ -112,12 +112,12 @@ pub fn run(args: &TestArgs) -> u8 {
         }
     });
     if broken > 0 {
-        println!(
+        outln!(
             "{broken} file{} with errors: their tests did not run",
             if broken == 1 { "" } else { "s" }
         );
     }
-    println!("{passed} passed, {failed} failed");
+    outln!("{passed} passed, {failed} failed");
     if failed > 0 || broken > 0 { 1 } else { 0 }
 }
 
@@ -148,34 +148,40 @@ impl Job<'_> {
         let name = &self.run.name;
         match outcome {
             Ok(outcomes) if outcomes.iter().all(|o| o.passed) => {
-                println!("ok    {name}  ({twin}, {ms:.1} ms)");
+                outln!("ok    {name}  ({twin}, {ms:.1} ms)");
                 true
             }
             Ok(outcomes) => {
-                println!("FAIL  {name}  ({twin})");
+                outln!("FAIL  {name}  ({twin})");
                 for (o, x) in outcomes.iter().zip(&self.run.expects) {
                     if !o.passed {
                         let sources = &self.loaded.sources;
                         let (line, _) = sources.get(x.span.file).line_col(x.span.start);
                         let text = sources.slice(x.span);
-                        println!("      {}:{line}: {text}", self.file.display());
-                        println!("      {}", o.detail);
+                        outln!("      {}:{line}: {text}", self.file.display());
+                        outln!("      {}", o.detail);
                     }
                 }
                 false
             }
             Err(e) => {
-                println!("FAIL  {name}  ({twin})\n      {e}");
+                outln!("FAIL  {name}  ({twin})\n      {e}");
                 false
             }
         }
     }
 }
 
+/// One instance at a time: the fleet entry points are not compiled.
+pub const SINGLE: twin_compiler::codegen::Options = twin_compiler::codegen::Options {
+    entries: twin_compiler::codegen::Entries::Single,
+    opt: twin_compiler::codegen::Opt::Speed,
+};
+
 /// Runs a prepared test on native code, or the interpreter if native
 /// compilation fails.
 fn execute(p: &Prepared) -> std::result::Result<Vec<Outcome>, String> {
-    match CompiledModel::compile(&p.model) {
+    match CompiledModel::compile_with(&p.model, SINGLE) {
         Ok(jit) => run_test(p, jit),
         Err(_) => run_test(p, Interpreter),
     }

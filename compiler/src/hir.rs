@@ -355,9 +355,13 @@ pub struct Body {
     pub step: f64,
     /// The integrator (twins; default rk4).
     pub solver: Solver,
-    /// Per component input, whether the result depends on it without a
-    /// state in between (used for algebraic-loop detection at use sites).
-    pub feedthrough: Vec<bool>,
+    /// Per member, the members an instance's arguments bind (component
+    /// inputs; a twin's params and sensors) that it reads within the same
+    /// tick, that is without a state in between (used for algebraic-loop
+    /// detection at use sites).
+    pub member_inputs: Vec<Vec<MemberId>>,
+    /// The same for the single result.
+    pub result_inputs: Vec<MemberId>,
 }
 
 impl Body {

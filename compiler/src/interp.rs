@@ -16,7 +16,7 @@ pub struct Memory {
     pub block: Vec<f64>,
     /// Slots `persistent..`.
     pub scratch: Vec<f64>,
-    persistent: usize,
+    pub(crate) persistent: usize,
 }
 
 impl Memory {

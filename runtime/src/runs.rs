@@ -205,6 +205,17 @@ fn values(model: &Model, cond: &Expr, mem: &Memory) -> String {
         .map(|&s| {
             let name = model.slots.get(s as usize).map_or("?", |x| x.name.as_str());
             let v = mem.get(s);
+            let format = model
+                .outputs
+                .iter()
+                .find(|o| o.slot == s)
+                .map(|o| &o.format);
+            if let Some(twin_compiler::ir::Format::Enum(names)) = format
+                && v >= 0.0
+                && (v as usize) < names.len()
+            {
+                return format!("{name} = {}", names[v as usize]);
+            }
             match unit_of(model, s) {
                 Some(u) if !u.text.is_empty() && u.text != "1" => {
                     format!("{name} = {} {}", u.from_si(v), u.text)

@@ -16,7 +16,7 @@ use twin_compiler::hir::DisplayUnit;
 use twin_compiler::ir::{Format, Slot};
 
 use crate::runs::Prepared;
-use crate::sim::{Engine, Rejected, Simulation};
+use crate::sim::{Engine, Fork, Rejected, Simulation};
 
 /// Summary statistics of one reported signal, in its unit.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,9 +46,9 @@ pub struct AlarmEpisode {
     pub name: String,
     /// `info`, `warning` or `critical`.
     pub severity: &'static str,
-    /// Twin time it was raised at (s).
+    /// Scenario time it was raised at (s).
     pub raised: f64,
-    /// Twin time it cleared at (s), if it cleared before the end.
+    /// Scenario time it cleared at (s), if it cleared before the end.
     pub cleared: Option<f64>,
 }
 
@@ -134,18 +134,35 @@ struct Acc {
 pub fn run_scenario<E: Engine>(
     p: &Prepared,
     engine: E,
+    options: Options<'_>,
+) -> Result<Report, String> {
+    run_scenario_from(p, engine, options, None)
+}
+
+/// Runs a prepared scenario, from t = 0 or, with `fork`, from a running
+/// instance's state (see [`Simulation::fork`]). Times in the report
+/// (alarm raises and clears, trace buckets) are scenario time, and clamp
+/// counts are those of the scenario alone.
+pub fn run_scenario_from<E: Engine>(
+    p: &Prepared,
+    engine: E,
     mut options: Options<'_>,
+    fork: Option<&Fork>,
 ) -> Result<Report, String> {
     let dt = p.model.step;
-    let mut sim = Simulation::with_drives(
-        &p.model,
-        engine,
-        dt,
-        &p.overrides,
-        p.inputs.as_ref(),
-        p.drives.clone(),
-    )
+    let drives = p.drives.clone();
+    let inputs = p.inputs.as_ref();
+    let mut sim = match fork {
+        None => Simulation::with_drives(&p.model, engine, dt, &p.overrides, inputs, drives),
+        Some(f) => Simulation::fork(&p.model, engine, dt, &p.overrides, inputs, drives, f),
+    }
     .map_err(|e| e.0)?;
+    let clamps_before: Vec<f64> = p
+        .model
+        .actuators
+        .iter()
+        .map(|a| sim.mem.get(a.clamps))
+        .collect();
     let ticks = (p.duration / dt + 1e-9).floor() as u64;
     let io = |e: std::io::Error| format!("cannot write the CSV: {e}");
     if let Some(out) = options.csv.as_deref_mut() {
@@ -174,7 +191,7 @@ pub fn run_scenario<E: Engine>(
     let started = Instant::now();
     for k in 0..=ticks {
         sim.step_to_record();
-        let t = sim.time();
+        let t = sim.scenario_time();
         if let Some(out) = options.csv.as_deref_mut() {
             sim.write_row(out).map_err(io)?;
         }
@@ -263,9 +280,10 @@ pub fn run_scenario<E: Engine>(
         .model
         .actuators
         .iter()
-        .map(|a| ClampCount {
+        .zip(clamps_before)
+        .map(|(a, before)| ClampCount {
             name: a.name.clone(),
-            ticks: sim.mem.get(a.clamps) as u64,
+            ticks: (sim.mem.get(a.clamps) - before).max(0.0) as u64,
         })
         .filter(|c| c.ticks > 0)
         .collect();

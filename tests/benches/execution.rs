@@ -7,11 +7,11 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use twin_compiler::codegen::CompiledModel;
+use twin_compiler::codegen::{CompiledModel, Entries, Opt, Options};
 use twin_compiler::interp::{self, Memory};
 use twin_compiler::ir::Model;
 
-const PUMP: &str = include_str!("../../examples/pump/pump.twin");
+const PUMP: &str = include_str!("../data/bench/pump.twin");
 const TICKS: u64 = 1000;
 
 /// The generated 100-state model: a chain of thermal masses, each
@@ -264,22 +264,44 @@ fn compile_time(c: &mut Criterion) {
     let mut group = c.benchmark_group("source_to_jit_10k_lines");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
-    group.bench_function("total", |b| {
-        b.iter(|| {
-            let mut sources = twin_compiler::source::Sources::new();
-            let root = sources.add("gen.twin", text.clone());
-            let checked = twin_compiler::check::check(&mut sources, root);
-            let mut compiled = 0;
-            for i in 0..checked.program.twins.len() {
-                if let Ok(m) = twin_compiler::ir::lower::lower(&checked.program, i)
-                    && CompiledModel::compile(&m).is_ok()
-                {
-                    compiled += 1;
+    // Every entry point at opt_level=speed (what a fleet and a single run
+    // both need), then what `twinc sim` compiles: single-instance entry
+    // points, at speed and at none.
+    let variants = [
+        ("total", Options::default()),
+        (
+            "single_speed",
+            Options {
+                entries: Entries::Single,
+                opt: Opt::Speed,
+            },
+        ),
+        (
+            "single_none",
+            Options {
+                entries: Entries::Single,
+                opt: Opt::None,
+            },
+        ),
+    ];
+    for (name, options) in variants {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut sources = twin_compiler::source::Sources::new();
+                let root = sources.add("gen.twin", text.clone());
+                let checked = twin_compiler::check::check(&mut sources, root);
+                let mut compiled = 0;
+                for i in 0..checked.program.twins.len() {
+                    if let Ok(m) = twin_compiler::ir::lower::lower(&checked.program, i)
+                        && CompiledModel::compile_with(&m, options).is_ok()
+                    {
+                        compiled += 1;
+                    }
                 }
-            }
-            compiled
-        })
-    });
+                compiled
+            })
+        });
+    }
     group.finish();
     // One timed pass per phase, printed for BENCHMARKS.md.
     let t0 = Instant::now();
@@ -305,6 +327,19 @@ fn compile_time(c: &mut Criterion) {
         .filter_map(|m| CompiledModel::compile(m).ok())
         .collect();
     let t_codegen = t3.elapsed();
+    let mut codegen_variants = Vec::new();
+    for (name, options) in variants {
+        let t = Instant::now();
+        let n = models
+            .iter()
+            .filter(|m| CompiledModel::compile_with(m, options).is_ok())
+            .count();
+        codegen_variants.push(format!(
+            "{name} {:.1} ms ({n})",
+            t.elapsed().as_secs_f64() * 1e3
+        ));
+    }
+    eprintln!("codegen by variant: {}", codegen_variants.join(", "));
     let statements: usize = models
         .iter()
         .map(|m| m.tick.len() + m.integrate.len())

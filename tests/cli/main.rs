@@ -1,12 +1,15 @@
 //! End-to-end tests of `twinc`: the built binary run as a user runs it,
 //! checking exit statuses, stdout and stderr of `check`, `sim`, `test` and
-//! `simulate` (in [`simulate`]), `lsp` (in [`lsp`]), and that every bundled example checks and
-//! simulates.
+//! `simulate` (in [`simulate`]), `run`'s history and `history` (in
+//! [`history`]), `run`'s HTTP API (in [`run_api`]), `lsp` (in [`lsp`]),
+//! and that every bundled example checks and simulates.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod history;
 mod lsp;
+mod run_api;
 mod simulate;
 
 fn twinc(args: &[&str]) -> Output {
@@ -451,4 +454,35 @@ fn fmt_rewrites_checks_and_reads_stdin() {
     }
     let o = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(stdout(&o), "twin T {\n    state x = 0\n}\n");
+}
+
+#[test]
+fn int_and_bool_sensors_reject_values_of_another_type() {
+    let model = scratch(
+        "typed_sensors.twin",
+        "twin T {\n    sensor count: Int = 0\n    sensor door: Bool = false\n    let n = count\n    let open = door\n}\n",
+    );
+    let inputs = scratch("typed_sensors.csv", "t,count,door\n0,3,1\n1,5.5,2\n2,4,0\n");
+    let o = twinc(&[
+        "sim",
+        model.to_str().unwrap_or(""),
+        "--inputs",
+        inputs.to_str().unwrap_or(""),
+        "--until",
+        "2s",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        rows(&stdout(&o))[1..],
+        [["0", "3", "1"], ["1", "3", "1"], ["2", "4", "0"]]
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("rejected 1 sample of `count` (out of range): line 3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rejected 1 sample of `door` (out of range): line 3"),
+        "{err}"
+    );
 }

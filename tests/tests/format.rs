@@ -87,12 +87,14 @@ fn the_project_is_formatted() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
     twin_files(&root.join("stdlib"), &mut files);
+    twin_files(&root.join("examples"), &mut files);
+    twin_files(&root.join("tests/data/bench"), &mut files);
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         let formatted = format(&text).unwrap_or_default();
         assert!(
             formatted == text,
-            "{} is not formatted: run `twinc fmt stdlib`",
+            "{} is not formatted: run `twinc fmt` on it",
             file.display()
         );
     }

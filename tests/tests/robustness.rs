@@ -10,7 +10,7 @@ use twin_compiler::source::Sources;
 
 /// Valid models to mutate: the shipped ones plus a few inline.
 const SEEDS: &[&str] = &[
-    include_str!("../../examples/pump/pump.twin"),
+    include_str!("../data/bench/pump.twin"),
     include_str!("../../stdlib/std/filters.twin"),
     r#"
 component Lag<U>(x: U, tau: s) -> U {

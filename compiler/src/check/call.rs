@@ -43,15 +43,15 @@ impl Checker {
         let global = self.modules[m].names.get(name).map(|(g, _)| *g);
         match global {
             Some(Global::Fn(i)) => {
-                self.used.insert(Global::Fn(i));
+                self.used.insert((m, Global::Fn(i)));
                 return self.fn_call(m, scope, i, args, span, g);
             }
             Some(Global::Table(i)) => {
-                self.used.insert(Global::Table(i));
+                self.used.insert((m, Global::Table(i)));
                 return self.table_call(m, scope, i, name, args, span, g);
             }
             Some(Global::Component(i)) => {
-                self.used.insert(Global::Component(i));
+                self.used.insert((m, Global::Component(i)));
                 return self.instance_call(
                     m,
                     scope,
@@ -64,7 +64,7 @@ impl Checker {
                 );
             }
             Some(Global::Twin(i)) => {
-                self.used.insert(Global::Twin(i));
+                self.used.insert((m, Global::Twin(i)));
                 return self.instance_call(
                     m,
                     scope,

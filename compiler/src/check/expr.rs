@@ -86,6 +86,18 @@ impl Checker {
                 t
             }
             ExprKind::Path(path) => self.path_expr(m, scope, path),
+            // A minus written on a quantity literal is part of the literal:
+            // `-10 degC` is an absolute temperature below freezing, not the
+            // negation of one.
+            ExprKind::Unary(UnOp::Neg, x) if matches!(x.kind, ExprKind::Quantity(..)) => {
+                let ExprKind::Quantity(n, unit) = &x.kind else {
+                    return error_expr(span);
+                };
+                match self.quantity_literal(m, -*n, unit, span, generics) {
+                    Some((si, q)) => texpr(TExprKind::Real(si), Ty::Real(q), span),
+                    None => error_expr(span),
+                }
+            }
             ExprKind::Unary(op, x) => self.unary(m, scope, *op, x, span, generics),
             ExprKind::Binary(op, a, b) => self.binary(m, scope, *op, a, b, span, generics),
             ExprKind::If(c, a, b) => {

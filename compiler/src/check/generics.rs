@@ -4,13 +4,19 @@
 //! parameters such as `U` or `U/s`) and the arguments' types; gives the
 //! unit each parameter stands for at this call, the result type, and
 //! `unit-mismatch` for arguments that do not fit.
+//!
+//! Absolute temperatures: a `degC` parameter takes only one (and a
+//! `-> degC` result is one). A unit parameter is one at a call when an
+//! argument for a bare `x: U` is one, and then every bare-`U` argument
+//! must be; any other form of it (`U^1`, `U/s`) is a derived quantity,
+//! for a temperature a difference, and takes none (`affine-misuse`).
 
 use super::Checker;
 use super::expr::error_expr;
 use super::types::{Affinity, Quantity, Ty};
 use super::units::Generic;
 use crate::diagnostic::{Diagnostic, Kind};
-use crate::hir::TExpr;
+use crate::hir::{TExpr, TExprKind};
 use crate::span::Span;
 use crate::syntax::ast::{TypeExpr, UnitExpr, UnitExprKind};
 use crate::units::{Dimension, Rational, Unit};
@@ -22,6 +28,24 @@ pub(crate) struct Split {
     exps: Vec<Rational>,
     /// The type is exactly one unit parameter (`x: U`).
     bare: Option<usize>,
+    /// The type is exactly an affine unit (`x: degC`): an absolute
+    /// temperature. Products and powers of units drop the offset, so
+    /// `known` alone cannot tell `degC` from `K`.
+    point: bool,
+}
+
+impl Split {
+    /// Whether the type mentions a unit parameter at all.
+    pub(crate) fn mentions_generics(&self) -> bool {
+        self.exps.iter().any(|e| !e.is_zero())
+    }
+
+    /// Whether the type mentions a unit parameter in any form but the bare
+    /// name (`U^1`, `U/s`, `W/U`): a quantity derived from the unit, which
+    /// for a temperature is a difference.
+    fn derived(&self) -> bool {
+        self.bare.is_none() && self.mentions_generics()
+    }
 }
 
 /// `known × Π solved[i]^exps[i]` over the solved unit parameters.
@@ -39,16 +63,64 @@ pub(crate) fn known_part(
     Some(dim)
 }
 
+/// Settles whether each unit parameter bound by bare arguments
+/// (`x: U`) is an absolute temperature: it is when any of them is one
+/// (the others must then be one too, as for the arguments of `min`).
+/// Gives, per unit parameter, the first argument that made it a point.
+fn bare_affinities(
+    splits: &[Option<Split>],
+    targs: &[Option<TExpr>],
+    solved: &mut [Option<Quantity>],
+) -> Vec<Option<usize>> {
+    let mut first_point = vec![None; solved.len()];
+    for (i, s) in solved.iter_mut().enumerate() {
+        let Some(s) = s else { continue };
+        let bound: Vec<(usize, Affinity)> = splits
+            .iter()
+            .zip(targs)
+            .enumerate()
+            .filter(|(_, (sp, _))| sp.as_ref().is_some_and(|sp| sp.bare == Some(i)))
+            .filter_map(|(k, (_, a))| Some((k, a.as_ref()?.ty.quantity()?)))
+            .filter(|(_, q)| q.dim == s.dim)
+            .map(|(k, q)| (k, q.affinity))
+            .collect();
+        first_point[i] = bound
+            .iter()
+            .find(|(_, a)| *a == Affinity::Point)
+            .map(|(k, _)| *k);
+        s.affinity = if first_point[i].is_some() {
+            Affinity::Point
+        } else if !bound.is_empty() && bound.iter().all(|(_, a)| *a == Affinity::Delta) {
+            Affinity::Delta
+        } else {
+            Affinity::Neutral
+        };
+    }
+    first_point
+}
+
 impl Checker {
     /// Splits a signature type into known units and unit-parameter powers.
     pub(crate) fn split_type(&mut self, te: &UnitExpr, generics: &[String]) -> Option<Split> {
         let mut exps = vec![Rational::ZERO; generics.len()];
         let known = self.split_rec(te, generics, &mut exps, Rational::ONE)?;
-        let bare = match &te.kind {
-            UnitExprKind::Name(n) => generics.iter().position(|g| g == n),
-            _ => None,
+        let mut inner = te;
+        while let UnitExprKind::Paren(x) = &inner.kind {
+            inner = x;
+        }
+        let (bare, point) = match &inner.kind {
+            UnitExprKind::Name(n) => match generics.iter().position(|g| g == n) {
+                Some(i) => (Some(i), false),
+                None => (None, self.units.lookup(n).is_some_and(|u| u.is_affine())),
+            },
+            _ => (None, false),
         };
-        Some(Split { known, exps, bare })
+        Some(Split {
+            known,
+            exps,
+            bare,
+            point,
+        })
     }
     pub(crate) fn split_rec(
         &mut self,
@@ -130,14 +202,13 @@ impl Checker {
                 let Some(dim) = q.dim.checked_div(&rest).and_then(|d| d.checked_pow(inv)) else {
                     continue;
                 };
-                let affinity = if split.bare == Some(i) {
-                    q.affinity
-                } else {
-                    Affinity::Neutral
-                };
-                solved[i] = Some(Quantity { dim, affinity });
+                solved[i] = Some(Quantity {
+                    dim,
+                    affinity: Affinity::Neutral,
+                });
             }
         }
+        let first_point = bare_affinities(&splits, targs, &mut solved);
         for (k, split) in splits.iter().enumerate() {
             let (Some(split), Some(Some(arg))) = (split, targs.get(k)) else {
                 continue;
@@ -158,7 +229,7 @@ impl Checker {
             };
             let want_affinity = match split.bare {
                 Some(i) => solved[i].map_or(Affinity::Neutral, |s| s.affinity),
-                None if split.known.is_affine() => Affinity::Point,
+                None if split.point => Affinity::Point,
                 None => Affinity::Neutral,
             };
             let shown = param_types[k].as_ref().map(|t| t.unit.to_compact());
@@ -204,9 +275,82 @@ impl Checker {
                     .label(format!("this is {dg}"))
                     .with_note(format!("{what} is {dw}")),
                 );
+                continue;
+            }
+            if let Some(q) = arg.ty.quantity() {
+                let from = split.bare.and_then(|i| first_point[i]);
+                let from = from.map(|k| param_names[k].as_str());
+                let shown = shown.unwrap_or_default();
+                self.check_arg_affinity(arg, q, want_affinity, split, &what, &shown, from);
             }
         }
         solved
+    }
+
+    /// Reports an argument on the wrong side of an affine scale: a
+    /// difference where the parameter is an absolute temperature (`degC`,
+    /// or a bare `U` that another argument made one), or an absolute
+    /// temperature where the parameter is derived from a unit parameter
+    /// (`U^1`, `U/s`), which makes it a difference. `from` names the
+    /// argument that made the unit parameter a point.
+    #[allow(clippy::too_many_arguments)]
+    fn check_arg_affinity(
+        &mut self,
+        arg: &TExpr,
+        q: Quantity,
+        want: Affinity,
+        split: &Split,
+        what: &str,
+        shown: &str,
+        from: Option<&str>,
+    ) {
+        if q.dim.is_dimensionless() {
+            return;
+        }
+        if want == Affinity::Point && q.affinity != Affinity::Point {
+            let note = match (split.bare, from) {
+                (Some(_), Some(from)) => format!(
+                    "{what} is `{shown}`, an absolute temperature at this call: `{from}` is one"
+                ),
+                _ => format!("{what} is an absolute temperature"),
+            };
+            self.error(
+                Diagnostic::new(
+                    Kind::AffineMisuse,
+                    arg.span,
+                    "a temperature difference where an absolute temperature is expected",
+                )
+                .label(if q.affinity == Affinity::Delta {
+                    "this is a difference of two temperatures"
+                } else {
+                    "this is a temperature difference (`K`)"
+                })
+                .with_note(note)
+                .with_help("add it to a reference temperature, or pass an absolute temperature"),
+            );
+        } else if split.derived() && q.affinity == Affinity::Point {
+            let literal = matches!(arg.kind, TExprKind::Real(_));
+            let help = match self.written_unit(arg).as_deref() {
+                Some(u @ ("degC" | "°C")) if literal => {
+                    let text = self.text(arg.span);
+                    let number = text.strip_suffix(u).unwrap_or(text);
+                    format!("a difference is written in `K`: `{number}K`")
+                }
+                _ => "pass a difference (`x - x0`) or a value in `K`".to_string(),
+            };
+            self.error(
+                Diagnostic::new(
+                    Kind::AffineMisuse,
+                    arg.span,
+                    "an absolute temperature where a temperature difference is expected",
+                )
+                .label("this is an absolute temperature")
+                .with_note(format!(
+                    "{what} is `{shown}`, derived from a unit parameter: for a temperature, a difference"
+                ))
+                .with_help(help),
+            );
+        }
     }
     /// The result type of a call, given the inferred unit parameters.
     pub(crate) fn result_type(
@@ -255,7 +399,7 @@ impl Checker {
         };
         let affinity = match split.bare {
             Some(i) => solved[i].map_or(Affinity::Neutral, |s| s.affinity),
-            None if split.known.is_affine() => Affinity::Point,
+            None if split.point => Affinity::Point,
             None => Affinity::Neutral,
         };
         Ty::Real(Quantity { dim, affinity })

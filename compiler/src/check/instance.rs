@@ -5,14 +5,26 @@
 //! and its result, after matching named arguments and inferring unit
 //! parameters.
 
-use super::Checker;
 use super::expr::{Scope, error_expr, texpr};
 use super::types::{Quantity, Ty};
 use super::units::Generic;
+use super::{Checker, Global, Progress};
 use crate::diagnostic::{Diagnostic, Kind};
-use crate::hir::{InstanceOf, MemberKind, TExpr, TExprKind};
+use crate::hir::{InstanceOf, MemberId, MemberKind, TExpr, TExprKind};
 use crate::span::Span;
-use crate::syntax::ast::{Arg, ItemKind, TypeExpr};
+use crate::syntax::ast::{Arg, DeclKind, ExprKind, ItemKind, TypeExpr};
+
+/// What the first name of a path `a.b` is, as far as members go.
+pub(crate) enum Head {
+    /// An instance of this component or twin, with what its unit
+    /// parameters stand for (`None` while its own declaration is being
+    /// checked: they come from the arguments).
+    Instance(InstanceOf, Option<Vec<Quantity>>),
+    /// Something else, which has no members.
+    NotInstance,
+    /// An instance whose declaration failed (already reported).
+    Failed,
+}
 
 impl Checker {
     /// A component or twin call: creates an instance in the current body.
@@ -189,5 +201,85 @@ impl Checker {
             None => self.add_anonymous_instance(callee, kind, ty.clone(), span),
         };
         texpr(TExprKind::Instance(id), ty, span)
+    }
+}
+
+impl Checker {
+    /// Member `id` of the current body as the head of a path, checking
+    /// its declaration first if that has not started yet.
+    pub(crate) fn instance_head(&mut self, id: MemberId) -> Head {
+        if !self.body().is_instance(id) {
+            return Head::NotInstance;
+        }
+        if self.body().progress[id] == Progress::Pending {
+            self.check_member(id);
+        }
+        if self.body().progress[id] == Progress::Started {
+            return match self.declared_instance_of(id) {
+                Some(of) => Head::Instance(of, None),
+                None => Head::Failed,
+            };
+        }
+        match &self.body().members[id].kind {
+            MemberKind::Instance { of, generics, .. } => {
+                Head::Instance(*of, Some(generics.clone()))
+            }
+            _ => Head::Failed,
+        }
+    }
+
+    /// What instance member `id` instantiates, read from its declaration
+    /// (for an instance whose declaration is being checked); `None` unless
+    /// that component or twin is fully checked.
+    fn declared_instance_of(&self, id: MemberId) -> Option<InstanceOf> {
+        let b = self.body();
+        let decls = match &b.ast.items[b.item].kind {
+            ItemKind::Twin(t) => &t.body,
+            ItemKind::Component(c) => &c.body,
+            _ => return None,
+        };
+        let call = match &decls.get(b.decl_of[id]?)?.kind {
+            DeclKind::Instance { call, .. } | DeclKind::Let { value: call, .. } => call,
+            _ => return None,
+        };
+        let ExprKind::Call(path, _) = &call.kind else {
+            return None;
+        };
+        match self.modules[b.module].names.get(&path.text())?.0 {
+            Global::Component(i) if self.component_items[i].1 == Progress::Done => {
+                Some(InstanceOf::Component(i))
+            }
+            Global::Twin(i) if self.twin_items[i].1 == Progress::Done => Some(InstanceOf::Twin(i)),
+            _ => None,
+        }
+    }
+
+    /// The result type of instance member `id` while its declaration is
+    /// being checked (an argument reads the instance's own result), when
+    /// the component's signature fixes it without the arguments: `-> W`,
+    /// not `-> U`.
+    pub(crate) fn started_instance_ty(&mut self, id: MemberId) -> Option<Ty> {
+        let InstanceOf::Component(i) = self.declared_instance_of(id)? else {
+            return None;
+        };
+        let at = self.component_items[i].0;
+        let ItemKind::Component(c) = &self.item(at).kind else {
+            return None;
+        };
+        let (ret, generics, callee) = (
+            c.ret.clone()?,
+            c.generics
+                .iter()
+                .map(|g| g.name.clone())
+                .collect::<Vec<_>>(),
+            c.name.name.clone(),
+        );
+        let split = self.split_type(&ret.unit, &generics);
+        if split.is_some_and(|s| s.mentions_generics()) {
+            return None;
+        }
+        let unsolved = vec![None; generics.len()];
+        let span = self.body().members[id].span;
+        Some(self.result_type(Some(&ret), &generics, &unsolved, span, &callee, true))
     }
 }

@@ -9,7 +9,10 @@
 //! Files: [`units`] evaluates unit and type expressions; [`expr`] types
 //! expressions; [`body`] checks twin and component bodies; [`graph`] finds
 //! algebraic loops and the evaluation order; [`runs`] checks scenarios and
-//! tests; [`consts`] evaluates compile-time constants.
+//! tests; [`consts`] evaluates compile-time constants; [`generics`] infers
+//! unit parameters at calls, and [`probe`] stands in for them in generic
+//! bodies and puts the inferred units back into members read through an
+//! instance.
 
 mod body;
 mod call;
@@ -20,6 +23,7 @@ mod generics;
 mod graph;
 mod instance;
 mod names;
+mod probe;
 mod runs;
 mod tables;
 pub mod types;
@@ -125,8 +129,10 @@ pub(crate) struct Checker {
     pub twin_items: Vec<(ItemRef, Progress)>,
     pub unit_items: Vec<ItemRef>,
     pub table_items: Vec<(ItemRef, Progress)>,
-    /// Globals that something refers to (for unused warnings).
-    pub used: std::collections::HashSet<Global>,
+    /// Globals that something refers to, with the module that refers to
+    /// them (for unused warnings: a stdlib module's own uses of an item do
+    /// not make the user's import of it used).
+    pub used: std::collections::HashSet<(usize, Global)>,
     /// The body checks in progress, innermost last.
     pub stack: Vec<body::BodyState>,
     /// Every loaded file's text, for messages that quote the source.
@@ -366,7 +372,7 @@ impl Checker {
     /// Looks up a top-level name as seen from module `m`, marking it used.
     pub(crate) fn global(&mut self, m: usize, name: &str) -> Option<Global> {
         let g = self.modules[m].names.get(name).map(|(g, _)| *g)?;
-        self.used.insert(g);
+        self.used.insert((m, g));
         Some(g)
     }
 
@@ -453,7 +459,7 @@ impl Checker {
             let Some((global, _)) = root.names.get(&name.name) else {
                 continue;
             };
-            if !self.used.contains(global) {
+            if !self.used.contains(&(0, *global)) {
                 warnings.push(
                     Diagnostic::new(
                         Kind::UnusedDefinition,

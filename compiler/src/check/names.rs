@@ -6,13 +6,26 @@
 //! parameter, with did-you-mean help for anything unknown.
 
 use super::expr::{Scope, error_expr, texpr};
-use super::types::Ty;
+use super::instance::Head;
+use super::probe::{instantiate, instantiate_all, mentions_probes};
+use super::types::{Quantity, Ty};
 use super::{Checker, Global};
 use crate::diagnostic::{Diagnostic, Kind};
-use crate::hir::{Ref, TExpr, TExprKind};
+use crate::hir::{InstanceOf, MemberId, MemberKind, Ref, TExpr, TExprKind};
 use crate::span::Span;
 use crate::syntax::ast::{Arg, Path};
 use crate::units::Dimension;
+
+/// One segment of a member path, resolved.
+struct PathStep {
+    /// The member, in the instantiated body.
+    id: MemberId,
+    /// Its type at this use.
+    ty: Ty,
+    /// What it instantiates, if it is an instance itself, and what that
+    /// instance's unit parameters stand for here.
+    next: Option<(InstanceOf, Option<Vec<Quantity>>)>,
+}
 
 impl Checker {
     /// A name in an expression.
@@ -199,7 +212,11 @@ impl Checker {
         }
         error_expr(path.span)
     }
-    /// `inst.member` and deeper paths.
+    /// `inst.member` and deeper paths. An instance of the current body is
+    /// checked first if it has not been yet (declaration order does not
+    /// matter); one whose own declaration is being checked (an argument
+    /// that feeds the instance back, as in `b = M(heat: k * b.temp)`) is
+    /// known from its declaration, but not yet its unit parameters.
     pub(crate) fn member_path(&mut self, scope: Scope, path: &Path) -> TExpr {
         let span = path.span;
         let first = &path.segments[0];
@@ -212,21 +229,30 @@ impl Checker {
             self.unknown_name(0, scope, first);
             return error_expr(span);
         };
-        if scope == Scope::Body {
-            self.mark_used(start);
-        }
-        let mut ids = vec![start];
-        let mut target = match scope {
-            Scope::Body => self.stack.last().and_then(|b| b.instance_target(start)),
+        let head = match scope {
+            Scope::Body => {
+                self.mark_used(start);
+                self.instance_head(start)
+            }
             Scope::Run(twin) => match &self.program.twins[twin].members[start].kind {
-                crate::hir::MemberKind::Instance { of, .. } => Some(*of),
-                _ => None,
+                MemberKind::Instance { of, generics, .. } => {
+                    Head::Instance(*of, Some(generics.clone()))
+                }
+                _ => Head::NotInstance,
             },
-            _ => None,
+            _ => Head::NotInstance,
         };
+        let mut target = match head {
+            Head::Instance(of, solved) => Some((of, solved)),
+            Head::NotInstance => None,
+            // The instance's declaration failed, with its own diagnostic.
+            Head::Failed => return error_expr(span),
+        };
+        let mut ids = vec![start];
         let mut ty = Ty::Error;
-        for seg in &path.segments[1..] {
-            let Some(of) = target else {
+        for depth in 1..path.segments.len() {
+            let Some((of, solved)) = target.take() else {
+                let seg = &path.segments[depth];
                 self.error(
                     Diagnostic::new(
                         Kind::UnknownName,
@@ -240,40 +266,100 @@ impl Checker {
                 );
                 return error_expr(span);
             };
-            let body = match of {
-                crate::hir::InstanceOf::Component(c) => &self.program.components[c],
-                crate::hir::InstanceOf::Twin(t) => &self.program.twins[t],
-            };
-            let Some(id) = body.member(&seg.name) else {
-                let names: Vec<String> = body
-                    .members
-                    .iter()
-                    .filter(|x| x.named)
-                    .map(|x| x.name.clone())
-                    .collect();
-                let owner = body.name.clone();
-                let mut d = Diagnostic::new(
-                    Kind::UnknownName,
-                    seg.span,
-                    format!("`{owner}` has no member `{}`", seg.name),
-                )
-                .label("no such member");
-                if let Some(best) =
-                    crate::units::closest(&seg.name, names.iter().map(String::as_str))
-                {
-                    d = d.with_help(format!("did you mean `{best}`?"));
-                }
-                self.error(d);
+            let Some(step) = self.path_step(of, solved, path, depth) else {
                 return error_expr(span);
             };
-            ty = body.members[id].ty.clone();
-            target = match &body.members[id].kind {
-                crate::hir::MemberKind::Instance { of, .. } => Some(*of),
-                _ => None,
-            };
-            ids.push(id);
+            ids.push(step.id);
+            ty = step.ty;
+            target = step.next;
         }
         texpr(TExprKind::Ref(Ref::Path(ids)), ty, span)
+    }
+
+    /// Segment `depth` of a path, a member of an instance of `of` whose
+    /// unit parameters stand for `solved` (unknown while the instance's
+    /// own declaration is being checked).
+    fn path_step(
+        &mut self,
+        of: InstanceOf,
+        solved: Option<Vec<Quantity>>,
+        path: &Path,
+        depth: usize,
+    ) -> Option<PathStep> {
+        let seg = &path.segments[depth];
+        let body = match of {
+            InstanceOf::Component(c) => &self.program.components[c],
+            InstanceOf::Twin(t) => &self.program.twins[t],
+        };
+        let Some(id) = body.member(&seg.name) else {
+            let names: Vec<String> = body
+                .members
+                .iter()
+                .filter(|x| x.named)
+                .map(|x| x.name.clone())
+                .collect();
+            let mut d = Diagnostic::new(
+                Kind::UnknownName,
+                seg.span,
+                format!("`{}` has no member `{}`", body.name, seg.name),
+            )
+            .label("no such member");
+            if let Some(best) = crate::units::closest(&seg.name, names.iter().map(String::as_str)) {
+                d = d.with_help(format!("did you mean `{best}`?"));
+            }
+            self.error(d);
+            return None;
+        };
+        let member = &body.members[id];
+        let ty = match &solved {
+            Some(s) => instantiate(&member.ty, &member.unit.text, &body.generics, s),
+            None if mentions_probes(&member.ty, body.generics.len()) => None,
+            None => Some(member.ty.clone()),
+        };
+        // An instance inside this one: its unit parameters, in terms of
+        // this call's.
+        let next = match &member.kind {
+            MemberKind::Instance { of, generics, .. } => Some((
+                *of,
+                solved
+                    .as_ref()
+                    .map(|s| instantiate_all(generics, &body.generics, s)),
+            )),
+            _ => None,
+        };
+        if let Some(ty) = ty {
+            return Some(PathStep { id, ty, next });
+        }
+        let shown = path.segments[..=depth]
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(".");
+        let d = if solved.is_none() {
+            Diagnostic::new(
+                Kind::TypeMismatch,
+                seg.span,
+                format!(
+                    "the unit of `{shown}` cannot be inferred: it depends on the arguments of `{}`, which use it",
+                    path.segments[0].name
+                ),
+            )
+            .label("unit depends on itself")
+            .with_help(format!(
+                "declare the unit of the value fed back, e.g. `let fed: 1 = {shown}` for a plain number, and pass `fed`"
+            ))
+        } else {
+            let owner = body.name.clone();
+            Diagnostic::new(
+                Kind::TypeMismatch,
+                seg.span,
+                format!("the unit of `{shown}` cannot be worked out at this use"),
+            )
+            .label("unit not known")
+            .with_help(format!("declare the unit of `{}` in `{owner}`", seg.name))
+        };
+        self.error(d);
+        None
     }
     /// Matches call arguments to parameter names: gives, per parameter,
     /// the argument expression (if any), and whether a problem was

@@ -21,21 +21,7 @@ pub(crate) struct Generic {
     pub probe: Dimension,
 }
 
-/// A dimension no real unit has, standing for unit parameter `i`: odd
-/// fractional powers of amount and luminous intensity. Products and
-/// quotients of probes still cancel exactly, which is what checking a
-/// generic body needs.
-pub(crate) fn probe(i: usize) -> Dimension {
-    let k = i as i32;
-    let amount =
-        Rational::new(1, 97 + 2 * k).and_then(|r| Dimension::base(BaseDim::Amount).checked_pow(r));
-    let lum = Rational::new(1, 89 + 2 * k)
-        .and_then(|r| Dimension::base(BaseDim::Luminous).checked_pow(r));
-    // The exponents are tiny fractions, so the product always fits.
-    amount
-        .and_then(|a| a.checked_mul(&lum?))
-        .unwrap_or(Dimension::NONE)
-}
+pub(crate) use super::probe::probe;
 
 impl Checker {
     /// Evaluates a unit expression to a unit, with unit parameters as

@@ -54,7 +54,7 @@ impl Jit {
     /// `JITBuilder::with_flags`, which panics on an unsupported host; the
     /// flags are the same (`is_pic` and `use_colocated_libcalls` off, as
     /// `cranelift-jit` requires).
-    pub(super) fn new(chunk: usize) -> Result<Jit, CodegenError> {
+    pub(super) fn new(chunk: usize, opt: super::Opt) -> Result<Jit, CodegenError> {
         let mut flags = settings::builder();
         // The verifier checks every function the translator builds: a bug
         // there becomes an error rather than wrong code. It costs about a
@@ -65,7 +65,13 @@ impl Jit {
             "false"
         };
         for (name, value) in [
-            ("opt_level", "speed"),
+            (
+                "opt_level",
+                match opt {
+                    super::Opt::Speed => "speed",
+                    super::Opt::None => "none",
+                },
+            ),
             ("use_colocated_libcalls", "false"),
             ("is_pic", "false"),
             ("enable_verifier", verify),

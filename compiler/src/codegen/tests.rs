@@ -1,7 +1,7 @@
 //! Unit tests of the JIT: each node kind against the interpreter on edge
 //! values, the layout checks, and the guards of the safe entry points.
 
-use super::{CodegenError, CompiledModel};
+use super::{CodegenError, CompiledModel, Entries, Opt, Options};
 use crate::hir::Solver;
 use crate::interp::{self, Memory};
 use crate::ir::{BinOp, Expr, Func, Model, SlotInfo, SlotKind, Stmt, UnOp};
@@ -394,6 +394,10 @@ fn run_fleet_by_interp(program: &[Stmt], mems: &mut [Memory]) {
     }
 }
 
+/// The program index (init, tick, integrate) of each step of the tests'
+/// sequence.
+const INDEX: [usize; 5] = [0, 1, 2, 1, 2];
+
 #[test]
 fn random_programs_agree_at_every_chunk_size() {
     for seed in 1..=40u64 {
@@ -412,8 +416,29 @@ fn random_programs_agree_at_every_chunk_size() {
             })
             .collect();
         let programs = [&m.init, &m.tick, &m.integrate, &m.tick, &m.integrate];
-        for chunk in [3, 12, super::translate::CHUNK] {
-            let compiled = CompiledModel::compile_chunked(&m, chunk).expect("compiles");
+        let both = Options::default();
+        let variants = [
+            (3, both),
+            (12, both),
+            (super::translate::CHUNK, both),
+            // Entry points left out run on the interpreter: same results.
+            (
+                12,
+                Options {
+                    entries: Entries::Single,
+                    opt: Opt::None,
+                },
+            ),
+            (
+                super::translate::CHUNK,
+                Options {
+                    entries: Entries::Fleet,
+                    opt: Opt::Speed,
+                },
+            ),
+        ];
+        for (chunk, options) in variants {
+            let compiled = CompiledModel::compile_chunked(&m, chunk, options).expect("compiles");
             let entries = [
                 compiled.init,
                 compiled.tick,
@@ -424,9 +449,9 @@ fn random_programs_agree_at_every_chunk_size() {
             // One instance at a time.
             for start in &starts {
                 let (mut want, mut got) = (start.clone(), start.clone());
-                for (program, entry) in programs.iter().zip(entries) {
+                for ((program, entry), index) in programs.iter().zip(entries).zip(INDEX) {
                     interp::exec(program, &mut want);
-                    compiled.run_single(entry.single, &mut got);
+                    compiled.run_single(entry.single, index, &mut got);
                     for s in 0..9 {
                         let (w, g) = (want.get(s), got.get(s));
                         assert!(
@@ -449,9 +474,9 @@ fn random_programs_agree_at_every_chunk_size() {
                 }
             }
             let mut scratch = starts[0].scratch.clone();
-            for (program, entry) in programs.iter().zip(entries) {
+            for ((program, entry), index) in programs.iter().zip(entries).zip(INDEX) {
                 run_fleet_by_interp(program, &mut want);
-                compiled.run_batch(entry.batch, &mut block, &mut scratch, n);
+                compiled.run_batch(entry.batch, index, &mut block, &mut scratch, n);
                 for (i, mem) in want.iter().enumerate() {
                     for s in 0..4 {
                         let (w, g) = (mem.block[s], block[s * n + i]);

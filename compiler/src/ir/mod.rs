@@ -288,6 +288,24 @@ pub struct SensorInfo {
     pub range: Option<(f64, f64)>,
     /// Staleness limit in s.
     pub stale_after: Option<f64>,
+    /// Its type: a sample of an `Int`, `Bool` or enum sensor must be a
+    /// whole number, 0 or 1, or a variant's index.
+    pub format: Format,
+}
+
+impl SensorInfo {
+    /// Whether an SI value is one this sensor can hold: within its range
+    /// and of its type.
+    pub fn accepts(&self, si: f64) -> bool {
+        let in_range = self.range.is_none_or(|(lo, hi)| (lo..=hi).contains(&si));
+        let of_type = match &self.format {
+            Format::Real => true,
+            Format::Int => si.fract() == 0.0,
+            Format::Bool => si == 0.0 || si == 1.0,
+            Format::Enum(names) => si.fract() == 0.0 && si >= 0.0 && (si as usize) < names.len(),
+        };
+        in_range && of_type
+    }
 }
 
 /// A parameter's interface.
@@ -325,8 +343,9 @@ pub struct AlarmInfo {
 pub enum MessagePiece {
     /// Literal text.
     Text(String),
-    /// A value to print in a unit.
-    Value(Slot, DisplayUnit),
+    /// A value to print in a unit, as its type prints (a number, or an
+    /// enum's variant name).
+    Value(Slot, DisplayUnit, Format),
 }
 
 /// An actuator's interface.

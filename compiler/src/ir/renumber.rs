@@ -93,7 +93,7 @@ pub fn scratch_last(model: &mut Model) {
     for a in &mut model.alarms {
         a.slot = m[a.slot as usize];
         for piece in &mut a.message {
-            if let MessagePiece::Value(s, _) = piece {
+            if let MessagePiece::Value(s, _, _) = piece {
                 *s = m[*s as usize];
             }
         }

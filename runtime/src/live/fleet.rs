@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 
-use twin_compiler::codegen::CompiledModel;
+use twin_compiler::codegen::{CompiledModel, Entries, Opt, Options};
 use twin_compiler::interp::{self, Memory};
 use twin_compiler::ir::{MessagePiece, Model, Slot};
 
@@ -72,13 +72,22 @@ pub struct Fleet {
     commands: Vec<Vec<f64>>,
     /// Per instance, per alarm: whether it is raised.
     alarms: Vec<Vec<bool>>,
+    /// Per instance: whether its `init` is still to run (at its first tick).
+    uninit: Vec<bool>,
 }
 
 impl Fleet {
     /// A fleet with no instances at tick 0. Runs on native code when the
     /// model compiles (it always should), otherwise on the interpreter.
     pub fn new(model: Model, dt: f64) -> Fleet {
-        let code = CompiledModel::compile(&model).ok();
+        let code = CompiledModel::compile_with(
+            &model,
+            Options {
+                entries: Entries::Fleet,
+                opt: Opt::Speed,
+            },
+        )
+        .ok();
         let mut scratch = vec![0.0; model.scratch_len()];
         let persistent = model.persistent as usize;
         let mut set = |slot: Slot, v: f64| {
@@ -103,6 +112,7 @@ impl Fleet {
             newest: Vec::new(),
             commands: Vec::new(),
             alarms: Vec::new(),
+            uninit: Vec::new(),
         }
     }
 
@@ -153,6 +163,12 @@ impl Fleet {
         }
     }
 
+    /// Every instance's persistent slots, struct-of-arrays: slot `s` of
+    /// instance `i` at `s * ids().len() + i`.
+    pub fn block(&self) -> &[f64] {
+        &self.block
+    }
+
     fn set(&mut self, i: usize, slot: Slot, v: f64) {
         let n = self.ids.len();
         if let Some(x) = self.block.get_mut(slot as usize * n + i) {
@@ -161,7 +177,10 @@ impl Fleet {
     }
 
     /// Adds an instance at the current tick: params (with `overrides`, in
-    /// SI), sensor defaults, then the model's `init`. Gives its index.
+    /// SI) and sensor defaults. The model's `init` runs at the instance's
+    /// first tick, once that tick's samples are applied, as `twinc sim`
+    /// does at t = 0 (so `state y = x` starts at the first sample of `x`).
+    /// Gives its index.
     pub fn add(&mut self, id: &str, overrides: &[(String, f64)]) -> usize {
         if let Some(i) = self.index(id) {
             return i;
@@ -175,11 +194,28 @@ impl Fleet {
             mem.set(p.slot, v);
         }
         interp::exec(&self.model.init_sensors, &mut mem);
+        let i = self.insert(id, &mem.block);
+        self.uninit[i] = true;
+        i
+    }
+
+    /// Runs the model's `init` on instance `i` (through its own memory, so
+    /// the fleet's shared clock is untouched).
+    fn init(&mut self, i: usize) {
+        let n = self.ids.len();
+        let p = self.model.persistent as usize;
+        let mut mem = self.fresh_memory();
+        for s in 0..p {
+            mem.block[s] = self.block[s * n + i];
+        }
         match &self.code {
             Some(code) => code.init(&mut mem),
             None => interp::exec(&self.model.init, &mut mem),
         }
-        self.insert(id, &mem.block)
+        for s in 0..p {
+            self.block[s * n + i] = mem.block[s];
+        }
+        self.uninit[i] = false;
     }
 
     /// Memory for one instance with the fleet's clock.
@@ -206,6 +242,7 @@ impl Fleet {
         self.commands
             .push(vec![f64::NAN; self.model.actuators.len()]);
         self.alarms.push(vec![false; self.model.alarms.len()]);
+        self.uninit.push(false);
         n
     }
 
@@ -220,9 +257,7 @@ impl Fleet {
         if value.is_infinite() {
             return Err(Reject::Infinite);
         }
-        if let Some((lo, hi)) = info.range
-            && !(lo..=hi).contains(&value)
-        {
+        if !info.accepts(value) {
             return Err(Reject::OutOfRange);
         }
         if !t.is_finite() {
@@ -267,6 +302,11 @@ impl Fleet {
                     self.set(i, slot, v);
                     self.set(i, stamp, t);
                 }
+            }
+        }
+        for i in 0..n {
+            if self.uninit[i] {
+                self.init(i);
             }
         }
         self.run_phase(Phase::Tick);
@@ -359,14 +399,8 @@ impl Fleet {
             .iter()
             .map(|p| match p {
                 MessagePiece::Text(t) => t.clone(),
-                MessagePiece::Value(slot, unit) => {
-                    let v = unit.from_si(self.get(i, *slot));
-                    let v = (v * 10.0).round() / 10.0;
-                    if unit.text.is_empty() || unit.text == "1" {
-                        format!("{v}")
-                    } else {
-                        format!("{v} {}", unit.text)
-                    }
+                MessagePiece::Value(slot, unit, format) => {
+                    crate::sim::show(self.get(i, *slot), unit, format)
                 }
             })
             .collect()
@@ -448,6 +482,8 @@ impl Fleet {
         let mut report = Vec::new();
         for (id, slots) in &snapshot.instances {
             let i = self.add(id, &overrides(id));
+            // Its state comes from the snapshot: no `init`.
+            self.uninit[i] = false;
             let mut dropped = Vec::new();
             let mut seen = vec![false; p];
             for (name, v) in slots {

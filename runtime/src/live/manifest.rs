@@ -130,9 +130,16 @@ impl Topic {
         }
     }
 
-    /// The MQTT subscription filter: `{id}` becomes `+`.
+    /// The MQTT subscription filter: the level holding `{id}` becomes `+`
+    /// (`site/pump-{id}/flow` → `site/+/flow`; [`Topic::match_id`] then
+    /// checks the rest of the level).
     pub fn filter(&self) -> String {
-        self.0.replace("{id}", "+")
+        let levels: Vec<&str> = self
+            .0
+            .split('/')
+            .map(|level| if level.contains("{id}") { "+" } else { level })
+            .collect();
+        levels.join("/")
     }
 }
 
@@ -570,7 +577,12 @@ impl Manifest {
 }
 
 /// A param override's SI value: `"380 V"`, `"0.85"`, `"68degF"`.
-fn param_value(model: &Model, table: &UnitTable, name: &str, text: &str) -> Result<f64, String> {
+pub(crate) fn param_value(
+    model: &Model,
+    table: &UnitTable,
+    name: &str,
+    text: &str,
+) -> Result<f64, String> {
     let Some(param) = model.params.iter().find(|p| p.name == name) else {
         let names: Vec<&str> = model.params.iter().map(|p| p.name.as_str()).collect();
         let hint = twin_compiler::units::closest(name, names.iter().copied())
@@ -989,5 +1001,6 @@ topic = "twins/{id}/events"
         assert_eq!(t.match_id("plant/a/b/current"), None);
         assert_eq!(t.match_id("plant//current"), None);
         assert_eq!(t.filter(), "plant/+/current");
+        assert_eq!(Topic("site/pump-{id}/flow".into()).filter(), "site/+/flow");
     }
 }

@@ -9,8 +9,11 @@
 //! checkpoint to its [`Observer`]s: the history store, the sinks that
 //! publish actuator commands and alarm events, and the HTTP API's view.
 
+pub mod api;
 pub mod fleet;
+pub mod history;
 pub mod manifest;
+pub mod mqtt;
 pub mod payload;
 pub mod publish;
 pub mod reload;

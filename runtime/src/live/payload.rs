@@ -139,6 +139,7 @@ mod tests {
             dimension: Dimension::base(BaseDim::Current),
             range: Some((0.0, 60.0)),
             stale_after: None,
+            format: twin_compiler::ir::Format::Real,
         }
     }
 

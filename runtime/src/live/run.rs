@@ -39,6 +39,9 @@ pub struct Metrics {
     pub alarms_raised: AtomicU64,
     /// Checkpoints written.
     pub checkpoints: AtomicU64,
+    /// Time it took to check, lower and compile the model, in µs (set by
+    /// whoever compiled it).
+    pub compile_us: AtomicU64,
     /// Model reloads that took effect.
     pub reloads: AtomicU64,
     /// Model reloads refused (errors in the edited model).
@@ -47,10 +50,34 @@ pub struct Metrics {
     pub samples: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
+/// Rejections logged one by one per sensor and reason.
+const LOGGED_REJECTIONS: u64 = 5;
+
 impl Metrics {
-    fn count(&self, sensor: &str, quality: &'static str) {
-        if let Ok(mut m) = self.samples.lock() {
-            *m.entry((sensor.to_string(), quality)).or_default() += 1;
+    /// Counts a sample; gives the count so far for its sensor and quality.
+    fn count(&self, sensor: &str, quality: &'static str) -> u64 {
+        match self.samples.lock() {
+            Ok(mut m) => {
+                let n = m.entry((sensor.to_string(), quality)).or_default();
+                *n += 1;
+                *n
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// Logs the rejected samples by sensor and reason, one line each.
+    pub fn log_rejections(&self) {
+        let Ok(m) = self.samples.lock() else {
+            return;
+        };
+        for ((sensor, quality), n) in m.iter().filter(|((_, q), _)| *q != "good") {
+            tracing::warn!(
+                sensor,
+                reason = quality,
+                count = n,
+                "samples rejected in all"
+            );
         }
     }
 }
@@ -98,6 +125,8 @@ pub struct Runner {
     last_checkpoint: f64,
     stop: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
+    /// Per source, messages handled (see [`Runner::handled`]).
+    handled: Arc<[AtomicU64]>,
 }
 
 impl Runner {
@@ -131,6 +160,23 @@ impl Runner {
             .collect();
         let model = fleet.model().clone();
         let overrides = |id: &str| manifest.overrides(&model, id);
+        // A replay that ran to the end is replayed from the start (its rows
+        // are replaced, being the same); one stopped midway resumes.
+        let resume = resume.filter(|cp| {
+            let finished = manifest.runtime.mode == Mode::Replay
+                && manifest.sources.iter().all(|s| match &s.kind {
+                    SourceKind::Csv { path, .. } => {
+                        let done = cp.positions.iter().find(|(n, _)| *n == s.name).map(|(_, r)| *r);
+                        matches!((done, super::sources::count_rows(path)), (Some(d), Some(n)) if d >= n)
+                    }
+                    _ => true,
+                })
+                && manifest.sources.iter().any(|s| matches!(s.kind, SourceKind::Csv { .. }));
+            if finished {
+                tracing::info!("the last replay ran to the end: replaying from the start");
+            }
+            !finished
+        });
         match &resume {
             Some(cp) => {
                 if manifest.runtime.mode == Mode::Live || cp.origin != 0.0 {
@@ -166,7 +212,9 @@ impl Runner {
             }
         }
         let (tx, rx) = channel();
+        let handled = manifest.sources.iter().map(|_| AtomicU64::new(0)).collect();
         let mut runner = Runner {
+            handled,
             last_checkpoint: fleet.time(),
             manifest,
             fleet,
@@ -220,6 +268,14 @@ impl Runner {
         self.tx.clone()
     }
 
+    /// Per source (index into the manifest's sources), how many
+    /// [`Input::Message`]s the runner has handled: decoded, applied or
+    /// rejected, and shown to the observers. MQTT acknowledges a message
+    /// only once it is counted here.
+    pub fn handled(&self) -> Arc<[AtomicU64]> {
+        self.handled.clone()
+    }
+
     /// The counters, shared with the HTTP API.
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
@@ -265,6 +321,14 @@ impl Runner {
         for o in &mut self.observers {
             o.finish();
         }
+        self.metrics.log_rejections();
+    }
+
+    /// The time of the last tick run, if any.
+    pub fn last_tick_time(&self) -> Option<f64> {
+        let k = self.fleet.tick_index();
+        (self.metrics.ticks.load(Ordering::Relaxed) > 0 && k > 0)
+            .then(|| (k - 1) as f64 * self.fleet.step())
     }
 
     fn stopped(&self) -> bool {
@@ -364,6 +428,7 @@ impl Runner {
 
     fn log(&self, events: &[Event], t: f64) {
         let model = self.fleet.model();
+        let t = crate::sim::format_time(t);
         for e in events {
             match e {
                 Event::Alarm {
@@ -465,7 +530,12 @@ impl Runner {
                 topic,
                 payload,
                 arrived,
-            } => self.message(source, &topic, &payload, arrived),
+            } => {
+                self.message(source, &topic, &payload, arrived);
+                if let Some(n) = self.handled.get(source) {
+                    n.fetch_add(1, Ordering::Release);
+                }
+            }
         }
     }
 
@@ -545,8 +615,14 @@ impl Runner {
             _ => format!("line {line}"),
         };
         let reject = |runner: &mut Runner, instance: &str, sensor: &str, reason: Reject| {
+            // A file without an `id` column feeds every instance; name the
+            // instance when there is just one.
+            let instance = match (instance, runner.fleet.ids()) {
+                ("", [only]) => only.clone(),
+                (id, _) => id.to_string(),
+            };
             runner.reject(Rejection {
-                instance: instance.to_string(),
+                instance,
                 sensor: sensor.to_string(),
                 reason,
                 raw: raw.clone(),
@@ -626,7 +702,16 @@ impl Runner {
     }
 
     fn message(&mut self, source: usize, topic: &str, payload: &[u8], arrived: f64) {
+        // A message on the discovery topic starts its twin even when no
+        // sensor reads that topic (an announcement, say).
         let mut bound = false;
+        let announced = match &self.manifest.instances {
+            Instances::Discover(pattern) => pattern.match_id(topic),
+            Instances::Ids(_) => None,
+        };
+        if let Some(id) = announced {
+            bound = self.instance(&id, Some(topic)).is_some();
+        }
         for b in 0..self.bindings.len() {
             let binding = &self.manifest.sensors[self.bindings[b].binding];
             if binding.source != source {
@@ -735,14 +820,25 @@ impl Runner {
     }
 
     fn reject(&mut self, r: Rejection) {
-        self.metrics.count(&r.sensor, r.reason.code());
-        tracing::debug!(
-            twin = r.instance,
-            sensor = r.sensor,
-            reason = %r.reason,
-            origin = r.origin,
-            "sample rejected"
-        );
+        let seen = self.metrics.count(&r.sensor, r.reason.code());
+        // The first few of each kind are worth a line each; the rest are
+        // counted (`/metrics`, the history's dead letters, the summary at
+        // the end), so bad data cannot flood the log.
+        if seen <= LOGGED_REJECTIONS {
+            tracing::warn!(
+                twin = r.instance,
+                sensor = r.sensor,
+                reason = %r.reason,
+                origin = r.origin,
+                raw = r.raw,
+                "sample rejected{}",
+                if seen == LOGGED_REJECTIONS {
+                    "; more of this kind are counted, not logged"
+                } else {
+                    ""
+                }
+            );
+        }
         for o in &mut self.observers {
             o.rejected(&r);
         }

@@ -64,6 +64,19 @@ fn cell_value(text: &str) -> Result<f64, Reject> {
     }
 }
 
+/// The number of data rows of a CSV file (non-empty lines after the
+/// header), as [`spawn_csv`] counts them.
+pub fn count_rows(path: &Path) -> Option<u64> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut rows = 0u64;
+    for line in BufReader::new(file).lines().skip(1) {
+        if !line.ok()?.trim().is_empty() {
+            rows += 1;
+        }
+    }
+    Some(rows)
+}
+
 /// Replays a CSV file, skipping its first `skip` data rows (already
 /// consumed before a restart).
 pub fn spawn_csv(

@@ -241,10 +241,12 @@ impl Checker {
             _ => (placeholder_kind(), None),
         };
         // The member's type: its annotation, else what its value has
-        // (integers widen to reals: only `: Int` makes an Int).
+        // (integers widen to reals: only `: Int` makes an Int). An
+        // instance has no value of its own to widen: it is its component's
+        // result, which says `-> Int` when it is one.
         let ty = match (&declared, value_ty) {
             (Some((t, _)), _) => t.clone(),
-            (None, Some(Ty::Int)) => Ty::NUMBER,
+            (None, Some(Ty::Int)) if class != Class::Instance => Ty::NUMBER,
             (None, Some(t)) => t,
             (None, None) => Ty::Error,
         };

@@ -14,7 +14,7 @@ use super::types::Ty;
 use super::units::{Generic, probe};
 use super::{Checker, ItemRef, Progress};
 use crate::diagnostic::{Diagnostic, Kind};
-use crate::hir::{Body, DisplayUnit, InstanceOf, Member, MemberId, MemberKind, Solver};
+use crate::hir::{Body, DisplayUnit, Member, MemberId, MemberKind, Solver};
 use crate::span::Span;
 use crate::syntax::ast::{self, DeclKind, ExprKind, ItemKind};
 use crate::units::{BaseDim, Dimension};
@@ -119,13 +119,6 @@ impl BodyState {
     pub fn is_instance(&self, id: MemberId) -> bool {
         self.class[id] == Class::Instance
     }
-
-    pub fn instance_target(&self, id: MemberId) -> Option<InstanceOf> {
-        match &self.members[id].kind {
-            MemberKind::Instance { of, .. } => Some(*of),
-            _ => None,
-        }
-    }
 }
 
 /// An empty body standing for one not yet (or not successfully) checked.
@@ -142,7 +135,8 @@ pub(crate) fn placeholder(name: &ast::Ident) -> Body {
         result: None,
         step: 1.0,
         solver: Solver::Rk4,
-        feedthrough: Vec::new(),
+        member_inputs: Vec::new(),
+        result_inputs: Vec::new(),
     }
 }
 
@@ -157,12 +151,12 @@ fn placeholder_kind() -> MemberKind {
 }
 
 impl Checker {
-    fn body(&self) -> &BodyState {
+    pub(crate) fn body(&self) -> &BodyState {
         // Only called while a body check is running.
         &self.stack[self.stack.len() - 1]
     }
 
-    fn body_mut(&mut self) -> &mut BodyState {
+    pub(crate) fn body_mut(&mut self) -> &mut BodyState {
         let n = self.stack.len() - 1;
         &mut self.stack[n]
     }
@@ -173,19 +167,37 @@ impl Checker {
         }
     }
 
-    /// The type of member `id` of the current body, checking it first
-    /// when needed. While a member is being checked its type is its
-    /// annotation, or `Ty::Error` (a cycle, reported by the loop check).
+    /// The type of member `id` of the current body: its annotation if it
+    /// has one, else what checking it gives (checking it first when
+    /// needed). An unannotated member asked for while it is being checked
+    /// is `Ty::Error` (a cycle, reported by the loop check or as a unit
+    /// that depends on itself), except an instance whose signature fixes
+    /// its result.
     pub(crate) fn member_ty(&mut self, id: MemberId) -> Ty {
-        match self.body().progress[id] {
+        let b = self.body();
+        if b.progress[id] != Progress::Done
+            && let Some(d) = &b.declared[id]
+        {
+            // A declared type is known without checking the value (which
+            // is checked in its turn): so an annotation settles a cycle of
+            // inference whatever the order of the declarations, such as
+            // an instance whose argument reads, through a `let`, one of
+            // the instance's own generic results.
+            return d.0.clone();
+        }
+        match b.progress[id] {
             Progress::Done => self.body().members[id].ty.clone(),
-            Progress::Started => match &self.body().declared[id] {
-                Some(d) => d.0.clone(),
-                None => {
-                    self.body_mut().recursive.push(id);
-                    Ty::Error
+            Progress::Started => {
+                // An instance read by its own arguments has the result its
+                // signature gives, unless that depends on the arguments.
+                if self.body().is_instance(id)
+                    && let Some(ty) = self.started_instance_ty(id)
+                {
+                    return ty;
                 }
-            },
+                self.body_mut().recursive.push(id);
+                Ty::Error
+            }
             Progress::Pending => {
                 self.check_member(id);
                 self.body().members[id].ty.clone()
@@ -288,8 +300,8 @@ impl Checker {
         let handlers = self.check_handlers(decls);
         let (step, solver) = self.check_twin_settings(decls, is_twin);
         let result = self.check_result(decls, ret, is_twin, name);
-        let (eval_order, feedthrough, in_cycle) = self.order_and_loops(&result);
-        self.report_recursive_inference(&in_cycle);
+        let ordered = self.order_and_loops(&result);
+        self.report_recursive_inference(&ordered.in_cycle);
         // With errors in the body, "never used" warnings are mostly echoes
         // of them (a misspelt use, a use inside a broken expression): leave
         // them out until the errors are fixed.
@@ -309,11 +321,12 @@ impl Checker {
             members: state.members,
             ders,
             handlers,
-            eval_order,
+            eval_order: ordered.eval_order,
             result,
             step,
             solver,
-            feedthrough,
+            member_inputs: ordered.member_inputs,
+            result_inputs: ordered.result_inputs,
         }
     }
 

@@ -465,6 +465,7 @@ impl<'p> Lowerer<'p> {
                         dimension,
                         range: *range,
                         stale_after: *stale_after,
+                        format: format_of(&m.ty, self.program),
                     });
                 }
                 MemberKind::Param { value } => {
@@ -541,6 +542,7 @@ impl<'p> Lowerer<'p> {
                         match part {
                             MessagePart::Text(t) => pieces.push(MessagePiece::Text(t.clone())),
                             MessagePart::Value(e, unit) => {
+                                let format = format_of(&e.ty, self.program);
                                 // Anything but a plain slot becomes a node.
                                 let e = self.node_expr(inst, e)?;
                                 let s = match e {
@@ -557,7 +559,7 @@ impl<'p> Lowerer<'p> {
                                     .get(&unit.text)
                                     .cloned()
                                     .unwrap_or_else(|| unit.clone());
-                                pieces.push(MessagePiece::Value(s, unit));
+                                pieces.push(MessagePiece::Value(s, unit, format));
                             }
                         }
                     }

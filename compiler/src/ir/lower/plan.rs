@@ -190,22 +190,40 @@ impl<'p> Lowerer<'p> {
             tick.push(Stmt::Store(*slot, x.clone()));
         }
 
-        // Init: lets at t = 0 (states still 0), then states, vars,
-        // actuator targets and commands.
+        // Init: lets, initial states and vars in dependency order (a state
+        // starting at a let that reads another state sees that state's
+        // initial value), the lets once more, then actuator targets and
+        // commands.
         let mut init = vec![Stmt::Store(self.k, c(0.0)), Stmt::Store(self.time, c(0.0))];
-        init.extend(lets.clone());
-        init.append(&mut self.state_inits);
-        init.append(&mut self.var_inits);
+        let mut first: Vec<Stmt> = lets.clone();
+        first.append(&mut self.state_inits);
+        first.append(&mut self.var_inits);
+        init.extend(dependency_order(first));
         init.extend(lets);
         for (_, spec) in &self.alarms {
             init.push(Stmt::Store(spec.streak, c(-1.0)));
         }
         for (_, spec) in &self.actuators {
-            let start = clamp_expr(c(0.0), spec.range);
-            if !spec.continuous {
+            // A continuous actuator starts at its target (so a let reading
+            // it at t = 0 sees that, not 0), or at 0 while the target is
+            // NaN (no data yet: a slew could never leave NaN); another at
+            // 0; both clamped.
+            if spec.continuous {
+                let target = load(spec.target);
+                let known = bin(BinOp::Eq, target.clone(), target.clone());
+                init.push(Stmt::Store(
+                    spec.cmd,
+                    Expr::Select(
+                        Box::new(known),
+                        Box::new(clamp_expr(target, spec.range)),
+                        Box::new(clamp_expr(c(0.0), spec.range)),
+                    ),
+                ));
+            } else {
+                let start = clamp_expr(c(0.0), spec.range);
                 init.push(Stmt::Store(spec.target, start.clone()));
+                init.push(Stmt::Store(spec.cmd, start));
             }
-            init.push(Stmt::Store(spec.cmd, start));
         }
 
         // Integrate: the lets the derivatives need, recomputed per stage.
@@ -256,6 +274,101 @@ impl<'p> Lowerer<'p> {
         match &self.insts[inst].body.members[id].kind {
             MemberKind::Actuator { .. } => Ok(self.insts[inst].actuator_slots[&id].0),
             _ => self.member_slot(inst, id),
+        }
+    }
+}
+
+/// Orders statements so that each runs after the statements that store
+/// what it reads; ties (and cycles, which are broken at the earliest
+/// statement left) keep the given order.
+fn dependency_order(stmts: Vec<Stmt>) -> Vec<Stmt> {
+    use std::cmp::Reverse;
+    use std::collections::{BinaryHeap, HashMap};
+    let n = stmts.len();
+    let mut writer: HashMap<Slot, usize> = HashMap::new();
+    let mut reads: Vec<Vec<Slot>> = Vec::with_capacity(n);
+    for (i, stmt) in stmts.iter().enumerate() {
+        let (mut stores, mut loads) = (Vec::new(), Vec::new());
+        stmt_slots(stmt, &mut stores, &mut loads);
+        for s in stores {
+            writer.entry(s).or_insert(i);
+        }
+        reads.push(loads);
+    }
+    let mut waiting = vec![0usize; n];
+    let mut unblocks: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, loads) in reads.iter().enumerate() {
+        let mut deps: Vec<usize> = loads
+            .iter()
+            .filter_map(|s| writer.get(s).copied())
+            .filter(|&w| w != i)
+            .collect();
+        deps.sort_unstable();
+        deps.dedup();
+        waiting[i] = deps.len();
+        for d in deps {
+            unblocks[d].push(i);
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|&i| waiting[i] == 0).map(Reverse).collect();
+    let mut done = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    while order.len() < n {
+        let next = match ready.pop() {
+            Some(Reverse(i)) => i,
+            // A cycle: run its earliest statement as the old order did.
+            None => match (0..n).find(|&i| !done[i]) {
+                Some(i) => i,
+                None => break,
+            },
+        };
+        if done[next] {
+            continue;
+        }
+        done[next] = true;
+        order.push(next);
+        for &u in &unblocks[next] {
+            waiting[u] = waiting[u].saturating_sub(1);
+            if waiting[u] == 0 && !done[u] {
+                ready.push(Reverse(u));
+            }
+        }
+    }
+    let mut slots: Vec<Option<Stmt>> = stmts.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
+}
+
+/// The slots a statement stores and loads (loads include conditions).
+fn stmt_slots(stmt: &Stmt, stores: &mut Vec<Slot>, loads: &mut Vec<Slot>) {
+    match stmt {
+        Stmt::Store(s, e) => {
+            stores.push(*s);
+            expr_loads(e, loads);
+        }
+        Stmt::If(cond, a, b) => {
+            expr_loads(cond, loads);
+            a.iter().chain(b).for_each(|s| stmt_slots(s, stores, loads));
+        }
+        Stmt::While(cond, body) => {
+            expr_loads(cond, loads);
+            body.iter().for_each(|s| stmt_slots(s, stores, loads));
+        }
+    }
+}
+
+/// The slots an expression loads, without recursion (expressions can be
+/// very deep).
+fn expr_loads(e: &Expr, loads: &mut Vec<Slot>) {
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Load(s) => loads.push(*s),
+            Expr::Const(_) => {}
+            Expr::Unary(_, x) => stack.push(x),
+            Expr::Binary(_, a, b) => stack.extend([&**a, &**b]),
+            Expr::Call(_, xs) => stack.extend(xs.iter()),
+            Expr::Select(a, b, c) => stack.extend([&**a, &**b, &**c]),
         }
     }
 }

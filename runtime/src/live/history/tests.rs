@@ -1,0 +1,692 @@
+//! The history on a real SQLite file in a temporary folder: rows in every
+//! table from a replay run by the real runner, dead letters with their raw
+//! payloads, decimation, batching up to `finish`, checkpoints bit for bit,
+//! failing writes, schema versions, exports, and the restart path — a
+//! replay stopped and resumed from a checkpoint leaves the same history as
+//! one that never stopped.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rusqlite::Connection;
+use rusqlite::types::Value;
+use twin_compiler::ir::Model;
+
+use super::export::{Query, Reader, Table};
+use super::{KEPT_CHECKPOINTS, SqliteHistory};
+use crate::input::Reject;
+use crate::live::fleet::{Fleet, Snapshot};
+use crate::live::manifest::Manifest;
+use crate::live::run::Runner;
+use crate::live::{Checkpoint, Observer, Rejection, Tick};
+
+/// Heats up while `power` is on (from 0 to 10 s), raising `hot` at about
+/// 5.7 s and clearing it at about 28 s; `smooth` is a filter with state of
+/// its own, which a restart must carry over.
+const HEATER: &str = r#"use std::filters::Lag
+
+twin Heater {
+    step 100 ms
+    solver rk4
+    sensor power: kW range 0 kW .. 5 kW = 0 kW
+    sensor ambient: degC = 20 degC
+    param capacity: J/K = 500 J/K
+    param loss: W/K = 20 W/K
+    state temp: degC = 20 degC
+    der(temp) = (power - loss * (temp - ambient)) / capacity
+    let smooth = Lag(x: power, tau: 3 s)
+    actuator fan: 1 range 0 .. 1 = if temp > 30 degC then 1 else 0
+    alarm hot: warning when temp > 30 degC clear when temp < 28 degC
+        message "at {temp}"
+}
+"#;
+
+fn model(src: &str, name: &str) -> Model {
+    let mut sources = twin_compiler::source::Sources::new();
+    let root = sources.add("heater.twin", src);
+    let checked = twin_compiler::check::check(&mut sources, root);
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let twin = checked.program.twins.iter().position(|t| t.name == name);
+    match twin_compiler::ir::lower::lower(&checked.program, twin.unwrap_or(usize::MAX)) {
+        Ok(m) => m,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// 41 rows, a second apart: power on for 10 s, then off. Row 12 s has a
+/// garbled power, row 13 s an out-of-range one, and two rows carry a
+/// `humidity` no binding reads.
+fn telemetry() -> String {
+    let mut csv = String::from("t,power[W],ambient,humidity\n");
+    for t in 0..=40 {
+        let power = match t {
+            12 => "abc".to_string(),
+            13 => "9000".to_string(),
+            t if t < 10 => "1000".to_string(),
+            _ => "0".to_string(),
+        };
+        let humidity = if t == 3 || t == 30 { "55" } else { "" };
+        csv.push_str(&format!("{t},{power},20,{humidity}\n"));
+    }
+    csv
+}
+
+fn manifest(dir: &Path, decimate: &str) -> Manifest {
+    let _ = std::fs::write(dir.join("telemetry.csv"), telemetry());
+    let text = format!(
+        r#"model = "heater.twin"
+
+[runtime]
+mode = "replay"
+api = "off"
+history = "sqlite:history.db"
+decimate = "{decimate}"
+checkpoint_every = "5 s"
+
+[[source]]
+name = "log"
+kind = "csv"
+path = "telemetry.csv"
+
+[instances]
+ids = ["h-1", "h-2"]
+params."h-2" = {{ loss = "40 W/K" }}
+
+[sensors.power]
+source = "log"
+
+[sensors.ambient]
+source = "log"
+"#
+    );
+    match Manifest::parse(&text, &dir.join("twin.toml")) {
+        Ok(m) => m,
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+/// Sets the stop flag after `n` ticks, as SIGTERM would.
+struct StopAfter {
+    n: u64,
+    stop: Arc<AtomicBool>,
+}
+
+impl Observer for StopAfter {
+    fn tick(&mut self, _tick: &Tick<'_>) {
+        self.n = self.n.saturating_sub(1);
+        if self.n == 0 {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Replays the telemetry in `dir` into `dir/history.db`, resuming from
+/// `resume`, stopping after `stop_after` ticks if given.
+fn replay(dir: &Path, decimate: &str, resume: Option<Checkpoint>, stop_after: Option<u64>) {
+    let manifest = manifest(dir, decimate);
+    let model = model(HEATER, "Heater");
+    assert!(manifest.check_against(&model).is_empty());
+    let history = match SqliteHistory::open(&db(dir), &model, manifest.runtime.decimate) {
+        Ok(h) => h,
+        Err(e) => panic!("{e}"),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(history)];
+    if let Some(n) = stop_after {
+        observers.push(Box::new(StopAfter {
+            n,
+            stop: stop.clone(),
+        }));
+    }
+    let mut runner = Runner::new(manifest, model, observers, resume, stop);
+    runner.start_local_sources();
+    runner.run();
+}
+
+fn db(dir: &Path) -> PathBuf {
+    dir.join("history.db")
+}
+
+fn temp() -> tempfile::TempDir {
+    match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("no temporary folder: {e}"),
+    }
+}
+
+fn open(dir: &Path) -> SqliteHistory {
+    match SqliteHistory::open(&db(dir), &model(HEATER, "Heater"), 1.0) {
+        Ok(h) => h,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Every row of a query, each value as exact text.
+fn dump(path: &Path, sql: &str) -> Vec<Vec<String>> {
+    let conn = match Connection::open(path) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    let mut stmt = match conn.prepare(sql) {
+        Ok(s) => s,
+        Err(e) => panic!("{sql}: {e}"),
+    };
+    let width = stmt.column_count();
+    let rows = stmt.query_map([], |r| {
+        (0..width)
+            .map(|c| {
+                r.get::<_, Value>(c).map(|v| match v {
+                    Value::Real(x) => format!("{:?}", x.to_bits()),
+                    other => format!("{other:?}"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match rows.and_then(|r| r.collect::<Result<Vec<_>, _>>()) {
+        Ok(r) => r,
+        Err(e) => panic!("{sql}: {e}"),
+    }
+}
+
+fn count(path: &Path, sql: &str) -> i64 {
+    match Connection::open(path).and_then(|c| c.query_row(sql, [], |r| r.get(0))) {
+        Ok(n) => n,
+        Err(e) => panic!("{sql}: {e}"),
+    }
+}
+
+fn export(path: &Path, q: &Query) -> String {
+    let mut out = Vec::new();
+    match Reader::open(path).and_then(|r| r.export(q, &mut out)) {
+        Ok(_) => String::from_utf8_lossy(&out).into_owned(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn query(table: Table) -> Query {
+    Query {
+        table,
+        from: None,
+        to: None,
+        twin: None,
+        names: Vec::new(),
+    }
+}
+
+#[test]
+fn a_replay_fills_every_table() {
+    let dir = temp();
+    replay(dir.path(), "1 s", None, None);
+    let path = db(dir.path());
+    // 0 ..= 40 s at 1 s, two twins.
+    assert_eq!(count(&path, "SELECT count(*) FROM signals"), 82);
+    // 41 rows × 2 sensors × 2 twins, less the two bad power cells.
+    assert_eq!(count(&path, "SELECT count(*) FROM samples"), 160);
+    let power = dump(
+        &path,
+        "SELECT value, unit, value_si FROM samples WHERE instance = 'h-1' AND sensor = 'power' AND t = 0",
+    );
+    assert_eq!(
+        power,
+        [[
+            format!("{:?}", 1.0f64.to_bits()),
+            "Text(\"kW\")".to_string(),
+            format!("{:?}", 1000.0f64.to_bits())
+        ]]
+    );
+    let alarms = dump(
+        &path,
+        "SELECT instance, state, severity FROM alarms ORDER BY instance, t",
+    );
+    assert_eq!(alarms.len(), 4, "{alarms:?}");
+    assert!(alarms[0][1].contains("raised") && alarms[1][1].contains("cleared"));
+    assert!(alarms[0][2].contains("warning"));
+    let message: Vec<Vec<String>> = dump(&path, "SELECT message FROM alarms LIMIT 1");
+    assert!(message[0][0].contains("at 3"), "{message:?}");
+    // The fan: 0 at the start, 1 while hot, 0 again, per twin.
+    let commands = dump(
+        &path,
+        "SELECT instance, value, unit FROM commands ORDER BY instance, t",
+    );
+    assert_eq!(commands.len(), 6, "{commands:?}");
+    // Garbled and out of range (for both twins: a row without an id is for
+    // every twin, and the range is checked per twin), humidity unbound.
+    let rejected = dump(
+        &path,
+        "SELECT reason, sensor, raw, origin FROM rejected ORDER BY t, reason, instance",
+    );
+    let reasons: Vec<&str> = rejected.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "Text(\"unbound\")",
+            "Text(\"not_a_number\")",
+            "Text(\"out_of_range\")",
+            "Text(\"out_of_range\")",
+            "Text(\"unbound\")"
+        ]
+    );
+    assert_eq!(rejected[1][2], "Text(\"abc\")");
+    assert!(
+        rejected[1][3].ends_with("telemetry.csv:14\")"),
+        "{rejected:?}"
+    );
+    assert_eq!(rejected[2][2], "Text(\"9000\")");
+    // The last checkpoint is at the end.
+    let h = open(dir.path());
+    let last = h.last_checkpoint().ok().flatten().map(|c| c.fleet.k);
+    assert_eq!(last, Some(401));
+}
+
+#[test]
+fn signals_follow_the_decimation() {
+    let dir = temp();
+    replay(dir.path(), "2500 ms", None, None);
+    let times = dump(&db(dir.path()), "SELECT DISTINCT t FROM signals ORDER BY t");
+    let times: Vec<f64> = times
+        .iter()
+        .filter_map(|r| r[0].parse::<u64>().ok().map(f64::from_bits))
+        .collect();
+    // The first tick at or after each multiple of 2.5 s (ticks are 0.1 s).
+    let expected: Vec<f64> = (0..=16).map(|m| (m * 25) as f64 * 0.1).collect();
+    assert_eq!(times, expected);
+    let every = temp();
+    replay(every.path(), "100 ms", None, None);
+    assert_eq!(
+        count(&db(every.path()), "SELECT count(*) FROM signals"),
+        802
+    );
+}
+
+/// One tick of a small fleet, for tests that drive the observer by hand.
+fn fleet() -> Fleet {
+    let mut fleet = Fleet::new(model(HEATER, "Heater"), 0.1);
+    fleet.add("h-1", &[]);
+    fleet
+}
+
+#[test]
+fn rows_wait_for_a_commit_and_finish_writes_them() {
+    let dir = temp();
+    let mut h = open(dir.path());
+    h.set_commit_interval(Duration::from_secs(3600));
+    let mut fleet = fleet();
+    for _ in 0..30 {
+        let events = fleet.tick();
+        let tick = Tick {
+            fleet: &fleet,
+            events: &events,
+            epoch: fleet.time(),
+        };
+        h.tick(&tick);
+        fleet.advance();
+    }
+    let path = db(dir.path());
+    // Another connection sees nothing yet: the rows are in one open
+    // transaction.
+    assert_eq!(count(&path, "SELECT count(*) FROM signals"), 0);
+    h.finish();
+    // 0, 1 and 2 s.
+    assert_eq!(count(&path, "SELECT count(*) FROM signals"), 3);
+    assert_eq!(h.failures(), 0);
+}
+
+fn rejection(raw: &str, t: f64) -> Rejection {
+    Rejection {
+        instance: "h-1".into(),
+        sensor: "power".into(),
+        reason: Reject::NotJson,
+        raw: raw.into(),
+        origin: "plant/h-1/power".into(),
+        t,
+    }
+}
+
+#[test]
+fn dead_letters_keep_their_raw_payloads() {
+    let dir = temp();
+    let mut h = open(dir.path());
+    let raw = "{\"value\": 1,, \"note\": \"a \"quoted\" word\"}\nsecond line";
+    h.rejected(&rejection(raw, 1.5));
+    h.rejected(&rejection("\u{fffd}binary", 2.0));
+    // Before any tick the origin is unknown; a checkpoint tells it.
+    let mut fleet = fleet();
+    let events = fleet.tick();
+    h.tick(&Tick {
+        fleet: &fleet,
+        events: &events,
+        epoch: 1_790_000_000.0,
+    });
+    h.finish();
+    let path = db(dir.path());
+    let rows = dump(
+        &path,
+        "SELECT raw, reason, origin, t FROM rejected ORDER BY t",
+    );
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0][0], format!("{:?}", Value::Text(raw.into())));
+    assert_eq!(rows[0][1], "Text(\"not_json\")");
+    assert_eq!(rows[0][3], format!("{:?}", 1_790_000_001.5f64.to_bits()));
+    let csv = export(&path, &query(Table::Rejected));
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("t,id,sensor,reason,origin,raw"));
+    assert!(
+        csv.contains(
+            "1790000001.5,h-1,power,not_json,plant/h-1/power,\"{\"\"value\"\": 1,, \"\"note\"\": \"\"a \"\"quoted\"\" word\"\"}\nsecond line\""
+        ),
+        "{csv}"
+    );
+}
+
+fn bits(cp: &Checkpoint) -> String {
+    let instances: Vec<(String, Vec<(String, u64)>)> = cp
+        .fleet
+        .instances
+        .iter()
+        .map(|(id, slots)| {
+            let slots = slots
+                .iter()
+                .map(|(n, v)| (n.clone(), v.to_bits()))
+                .collect();
+            (id.clone(), slots)
+        })
+        .collect();
+    format!(
+        "{} {} {instances:?} {:?}",
+        cp.origin.to_bits(),
+        cp.fleet.k,
+        cp.positions
+    )
+}
+
+#[test]
+fn checkpoints_round_trip_bit_for_bit_and_only_the_newest_are_kept() {
+    let dir = temp();
+    let mut h = open(dir.path());
+    let checkpoint = |k: u64| Checkpoint {
+        origin: 1_790_000_000.123_456_7,
+        fleet: Snapshot {
+            k,
+            instances: vec![
+                (
+                    "h-2".into(),
+                    vec![
+                        ("temp".into(), 0.1 + 0.2),
+                        ("power".into(), f64::NAN),
+                        ("x".into(), f64::INFINITY),
+                        ("y".into(), -0.0),
+                        ("z".into(), f64::MIN_POSITIVE / 3.0),
+                    ],
+                ),
+                ("h-1".into(), vec![("temp".into(), k as f64 / 7.0)]),
+                ("empty".into(), Vec::new()),
+            ],
+        },
+        positions: vec![("log".into(), k), ("other".into(), 0)],
+    };
+    for k in 1..=7 {
+        h.checkpoint(&checkpoint(k));
+    }
+    let last = h.last_checkpoint().ok().flatten();
+    assert_eq!(last.as_ref().map(bits), Some(bits(&checkpoint(7))));
+    let kept: Vec<u64> = h
+        .checkpoints()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.fleet.k)
+        .collect();
+    assert_eq!(kept.len(), KEPT_CHECKPOINTS);
+    assert_eq!(kept, [3, 4, 5, 6, 7]);
+    let path = db(dir.path());
+    assert_eq!(
+        count(
+            &path,
+            "SELECT count(DISTINCT checkpoint) FROM checkpoint_slots"
+        ),
+        5
+    );
+    // A fresh handle (a restarted process) reads the same.
+    drop(h);
+    let again = open(dir.path()).last_checkpoint().ok().flatten();
+    assert_eq!(again.as_ref().map(bits), Some(bits(&checkpoint(7))));
+}
+
+#[test]
+fn a_failing_write_is_counted_and_the_run_goes_on() {
+    let dir = temp();
+    let mut h = open(dir.path());
+    let path = db(dir.path());
+    let other = match Connection::open(&path) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    if let Err(e) = other.execute_batch("DROP TABLE rejected") {
+        panic!("{e}");
+    }
+    h.rejected(&rejection("x", 0.0));
+    let mut fleet = fleet();
+    let events = fleet.tick();
+    h.tick(&Tick {
+        fleet: &fleet,
+        events: &events,
+        epoch: 0.0,
+    });
+    h.finish();
+    assert_eq!(h.failures(), 1);
+    assert_eq!(count(&path, "SELECT count(*) FROM signals"), 1);
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_a_foreign_file_too() {
+    let dir = temp();
+    drop(open(dir.path()));
+    let path = db(dir.path());
+    if let Err(e) = Connection::open(&path)
+        .and_then(|c| c.execute_batch("UPDATE schema_version SET version = 99"))
+    {
+        panic!("{e}");
+    }
+    let model = model(HEATER, "Heater");
+    let err = SqliteHistory::open(&path, &model, 1.0).err().map(|e| e.0);
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("newer twinc (schema version 99)")),
+        "{err:?}"
+    );
+    assert!(Reader::open(&path).is_err());
+    let foreign = dir.path().join("foreign.db");
+    if let Err(e) = Connection::open(&foreign).and_then(|c| c.execute_batch("CREATE TABLE x (a)")) {
+        panic!("{e}");
+    }
+    let err = Reader::open(&foreign).err().map(|e| e.0);
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("not a twin history")),
+        "{err:?}"
+    );
+    let missing = Reader::open(&dir.path().join("missing.db"))
+        .err()
+        .map(|e| e.0);
+    assert!(
+        missing.as_deref().is_some_and(|e| e.contains("no history")),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn a_signal_the_model_gains_becomes_a_column() {
+    let dir = temp();
+    replay(dir.path(), "1 s", None, None);
+    let grown = HEATER.replace(
+        "    let smooth",
+        "    let doubled: W = 2 * power\n    let instance = 1\n    let smooth",
+    );
+    let path = db(dir.path());
+    let h = SqliteHistory::open(&path, &model(&grown, "Heater"), 1.0);
+    assert!(h.is_ok());
+    drop(h);
+    let csv = export(
+        &path,
+        &Query {
+            names: vec!["doubled".into(), "instance".into(), "temp".into()],
+            to: Some(1.0),
+            ..query(Table::Signals)
+        },
+    );
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "t,id,doubled[W],instance,temp[degC]");
+    assert!(lines[1].starts_with("0,h-1,,,20"), "{csv}");
+    assert_eq!(lines.len(), 5);
+}
+
+#[test]
+fn exports_are_in_declared_units_and_filtered() {
+    let dir = temp();
+    replay(dir.path(), "1 s", None, None);
+    let path = db(dir.path());
+    let all = export(&path, &query(Table::Signals));
+    let header = all.lines().next().unwrap_or("");
+    assert!(header.starts_with("t,id,temp[degC],"), "{header}");
+    assert!(
+        header.contains(",smooth.y[kW],") && header.contains(",fan,"),
+        "{header}"
+    );
+    assert!(header.ends_with(",hot"), "{header}");
+    // h-2 (cooled twice as well) raises `hot` at about 6.4 s.
+    let q = Query {
+        from: Some(5.0),
+        to: Some(7.0),
+        twin: Some("h-2".into()),
+        names: vec!["hot".into(), "temp".into(), "fan".into()],
+        ..query(Table::Signals)
+    };
+    let csv = export(&path, &q);
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows[0], ["t", "id", "hot", "temp[degC]", "fan"]);
+    assert_eq!(rows.len(), 4, "{csv}");
+    assert_eq!(rows[1][..3], ["5", "h-2", "0"]);
+    assert_eq!(rows[3][..3], ["7", "h-2", "1"]);
+    assert_eq!(rows[3][4], "1");
+    let temp: f64 = rows[3][3].parse().unwrap_or(0.0);
+    assert!((30.0..33.0).contains(&temp), "{csv}");
+    // The samples come out in the replay format, in the sensor's unit.
+    let samples = export(
+        &path,
+        &Query {
+            twin: Some("h-1".into()),
+            to: Some(1.0),
+            ..query(Table::Samples)
+        },
+    );
+    assert_eq!(
+        samples,
+        "t,id,power[kW],ambient[degC]\n0,h-1,1,20\n1,h-1,1,20\n"
+    );
+    let commands = export(
+        &path,
+        &Query {
+            twin: Some("h-1".into()),
+            ..query(Table::Commands)
+        },
+    );
+    assert_eq!(commands.lines().next(), Some("t,id,actuator,value,unit"));
+    assert_eq!(commands.lines().count(), 4);
+    let unbound = export(&path, &query(Table::Rejected));
+    assert_eq!(
+        unbound.lines().filter(|l| l.contains(",unbound,")).count(),
+        2
+    );
+    let only_power = export(
+        &path,
+        &Query {
+            names: vec!["power".into()],
+            ..query(Table::Rejected)
+        },
+    );
+    assert_eq!(only_power.lines().count(), 4);
+    let unknown = Reader::open(&path).and_then(|r| {
+        r.export(
+            &Query {
+                names: vec!["tmep".into()],
+                ..query(Table::Signals)
+            },
+            &mut Vec::new(),
+        )
+    });
+    let e = unknown.err().map(|e| e.0).unwrap_or_default();
+    assert!(e.contains("no signal `tmep`") && e.contains("temp"), "{e}");
+}
+
+/// Every table that a restart must leave as an unbroken run leaves it.
+const SAME_AFTER_RESTART: [&str; 4] = [
+    "SELECT * FROM signals ORDER BY t, instance",
+    "SELECT * FROM samples ORDER BY t, instance, sensor",
+    "SELECT * FROM alarms ORDER BY t, instance, alarm",
+    "SELECT t, instance, sensor, reason, substr(origin, instr(origin, 'telemetry')), raw
+     FROM rejected ORDER BY t, origin, reason, instance",
+];
+
+#[test]
+fn a_replay_resumed_from_its_last_checkpoint_matches_an_unbroken_one() {
+    let unbroken = temp();
+    replay(unbroken.path(), "1 s", None, None);
+    let broken = temp();
+    // Stopped (as by SIGTERM) after 153 ticks: the last checkpoint is at
+    // 15.3 s, off the decimation grid and between two telemetry rows.
+    replay(broken.path(), "1 s", None, Some(153));
+    let cp = open(broken.path()).last_checkpoint().ok().flatten();
+    assert_eq!(cp.as_ref().map(|c| c.fleet.k), Some(153));
+    assert_eq!(
+        count(
+            &db(broken.path()),
+            "SELECT CAST(max(t) AS INTEGER) FROM signals"
+        ),
+        15
+    );
+    replay(broken.path(), "1 s", cp, None);
+    for sql in SAME_AFTER_RESTART {
+        assert_eq!(
+            dump(&db(broken.path()), sql),
+            dump(&db(unbroken.path()), sql),
+            "{sql}"
+        );
+    }
+    // A restarted run issues every command once more (the fleet does not
+    // keep what it last sent): one more row per twin, at 15.3 s.
+    let commands = "SELECT * FROM commands ORDER BY t, instance, actuator";
+    let (after, before) = (
+        dump(&db(broken.path()), commands),
+        dump(&db(unbroken.path()), commands),
+    );
+    assert!(before.iter().all(|r| after.contains(r)));
+    let extra: Vec<&Vec<String>> = after.iter().filter(|r| !before.contains(r)).collect();
+    assert_eq!(extra.len(), 2, "{extra:?}");
+    let at = format!("{:?}", (153.0f64 * 0.1).to_bits());
+    assert!(extra.iter().all(|r| r[0] == at), "{extra:?}");
+}
+
+#[test]
+fn a_replay_resumed_from_an_older_checkpoint_redoes_the_rest_the_same() {
+    let unbroken = temp();
+    replay(unbroken.path(), "1 s", None, None);
+    let crashed = temp();
+    replay(crashed.path(), "1 s", None, Some(253));
+    // As if the process had died after the checkpoint at 10 s: the
+    // history holds rows up to 25 s that the resumed run writes again.
+    let older = open(crashed.path())
+        .checkpoints()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.fleet.k == 100);
+    assert!(older.is_some());
+    replay(crashed.path(), "1 s", older, None);
+    for sql in SAME_AFTER_RESTART {
+        assert_eq!(
+            dump(&db(crashed.path()), sql),
+            dump(&db(unbroken.path()), sql),
+            "{sql}"
+        );
+    }
+}
