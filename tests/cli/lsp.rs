@@ -324,3 +324,36 @@ fn lsp_session_over_stdio() {
         }
     }
 }
+
+/// An edit inside a twin is answered at once from the fast path; when the
+/// typing pauses, the full check publishes again if it finds more (here:
+/// the component the edit stopped using is now unused).
+#[test]
+fn lsp_fast_diagnostics_are_confirmed_by_a_full_check() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lsp-cache");
+    let mut lsp = Lsp::start(&dir);
+    lsp.request("initialize", json!({ "capabilities": {} }));
+    lsp.notify("initialized", json!({}));
+    let uri = "file:///work/confirm.twin";
+    let used = "component Twice(x: A) -> A {\n    return 2 * x\n}\n\
+                twin T {\n    sensor a: A\n    let y = Twice(x: a)\n}\n";
+    lsp.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "twin", "version": 1, "text": used } }),
+    );
+    assert_eq!(lsp.diagnostics(uri, 1), Vec::<Value>::new());
+    let unused = used.replace("Twice(x: a)", "3 * a");
+    lsp.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": unused }] }),
+    );
+    // The fast path knows nothing of the component's use elsewhere.
+    assert_eq!(lsp.diagnostics(uri, 2), Vec::<Value>::new());
+    let confirmed = lsp.diagnostics(uri, 2);
+    assert_eq!(confirmed.len(), 1, "{confirmed:#?}");
+    assert_eq!(confirmed[0]["code"], "W0001");
+    assert_eq!(confirmed[0]["tags"], json!([1]));
+    lsp.request("shutdown", Value::Null);
+    lsp.notify("exit", Value::Null);
+    let _ = lsp.child.wait();
+}
