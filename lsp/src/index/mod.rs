@@ -277,3 +277,56 @@ pub fn build(root: &ast::Module, key: ModuleKey) -> Index {
     index.occurrences.dedup();
     index
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use twin_compiler::span::FileId;
+
+    /// The kind of what the name at each `|` marker denotes (markers are
+    /// removed from the text first).
+    fn kinds_at(src: &str) -> Vec<Option<DefKind>> {
+        let text = src.replace('|', "");
+        let module = twin_compiler::syntax::parse(&text, FileId(0)).module;
+        let index = build(&module, ModuleKey::File("t".into()));
+        src.match_indices('|')
+            .enumerate()
+            .map(|(n, (i, _))| {
+                let at = (i - n) as u32;
+                index.at(at).map(|o| index.defs[o.def].kind)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_kind_of_name_resolves() {
+        let src = "use std::filters::|Lag\nunit lpm = L/min\nenum Mode { Off, On }\n\
+            fn area<U>(w: U, h: m) -> U*m = |w * h\n\
+            component C<U>(x: |U) -> U {\n    state s: U = x\n    der(|s) = (x - s) / 1 s\n    return s\n}\n\
+            twin T {\n    sensor f: |lpm\n    var m: |Mode = Mode::|On\n    inner = |C(|x: f)\n    \
+            let a = inner + |Lag(x: f, tau: 1 s)\n    alarm hot: info when |f > 1 lpm\n    on |hot {\n        |m = Mode::Off\n    }\n}\n\
+            twin S {\n    t1 = T()\n    let g = t1.|f\n}\n\
+            scenario run for |T {\n    set |f = 2 lpm\n}\n";
+        assert_eq!(
+            kinds_at(src),
+            [
+                Some(DefKind::Component),
+                Some(DefKind::FnParam),
+                Some(DefKind::Generic),
+                Some(DefKind::State),
+                Some(DefKind::Unit),
+                Some(DefKind::Enum),
+                Some(DefKind::Variant),
+                Some(DefKind::Component),
+                Some(DefKind::Input),
+                Some(DefKind::Component),
+                Some(DefKind::Sensor),
+                Some(DefKind::Alarm),
+                Some(DefKind::Var),
+                Some(DefKind::Sensor),
+                Some(DefKind::Twin),
+                Some(DefKind::Sensor),
+            ]
+        );
+    }
+}
