@@ -5,12 +5,24 @@
 //! of their own), then, once every program is in, the finalized
 //! [`JITModule`] holding their machine code. The walk over the IR is in
 //! [`super::translate`].
+//!
+//! Translation into Cranelift IR is sequential (it declares functions in
+//! the module); code generation, most of the time, is not: [`Jit::finish`]
+//! hands the translated functions to one worker per core, largest first,
+//! and defines the machine code they give back in the module. Each
+//! function compiles alone, so the code is the same whichever worker made
+//! it.
 
-use cranelift::codegen::ir::{Signature, UserFuncName};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cranelift::codegen::control::ControlPlane;
+use cranelift::codegen::ir::{Function, Signature, UserFuncName};
+use cranelift::codegen::isa::TargetIsa;
 use cranelift::codegen::{self, settings};
 use cranelift::prelude::{AbiParam, Configurable, FunctionBuilder, FunctionBuilderContext, types};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{FuncId, Linkage, Module, ModuleError, default_libcall_names};
+use cranelift_module::{FuncId, Linkage, Module, ModuleReloc, default_libcall_names};
 
 use super::CodegenError;
 use super::host::HOST_FUNCS;
@@ -39,6 +51,23 @@ pub(super) struct Jit {
     host_funcs: Vec<FuncId>,
     /// The size above which statement lists are cut into chunks.
     chunk: usize,
+    /// Functions translated and waiting for code generation, with the
+    /// name of the program they belong to (for errors).
+    translated: Vec<Translated>,
+}
+
+/// A function in Cranelift IR, waiting for code generation.
+struct Translated {
+    id: FuncId,
+    program: String,
+    func: Function,
+}
+
+/// A function's machine code, ready to be defined in the module.
+struct Code {
+    alignment: u64,
+    bytes: Vec<u8>,
+    relocs: Vec<ModuleReloc>,
 }
 
 fn cranelift_error(e: impl std::fmt::Display) -> CodegenError {
@@ -75,6 +104,13 @@ impl Jit {
             ("use_colocated_libcalls", "false"),
             ("is_pic", "false"),
             ("enable_verifier", verify),
+            (
+                "regalloc_algorithm",
+                match opt {
+                    super::Opt::Speed => "backtracking",
+                    super::Opt::None => "single_pass",
+                },
+            ),
         ] {
             flags
                 .set(name, value)
@@ -112,6 +148,7 @@ impl Jit {
             module: Some(module),
             host_funcs,
             chunk,
+            translated: Vec::new(),
         })
     }
 
@@ -131,7 +168,7 @@ impl Jit {
             .map_err(cranelift_error)?;
         let mut pending = vec![Chunk { id, shape, stmts }];
         while let Some(chunk) = pending.pop() {
-            self.define(chunk, layout, &mut pending)
+            self.define(name, chunk, layout, &mut pending)
                 .map_err(|e| match e {
                     CodegenError::Cranelift(m) => CodegenError::Cranelift(format!("{name}: {m}")),
                     e => e,
@@ -140,10 +177,11 @@ impl Jit {
         Ok(id)
     }
 
-    /// Translates and compiles one function; the chunks it calls go on
-    /// `pending`.
+    /// Translates one function of the program `program` and queues it for
+    /// code generation; the chunks it calls go on `pending`.
     fn define<'s>(
         &mut self,
+        program: &str,
         chunk: Chunk<'s>,
         layout: Layout,
         pending: &mut Vec<Chunk<'s>>,
@@ -166,20 +204,27 @@ impl Jit {
             pending,
         };
         translate(builder, env, chunk.shape, chunk.stmts)?;
-        module
-            .define_function(chunk.id, &mut self.ctx)
-            .map_err(|e| match e {
-                // The codegen error's Debug form carries the verifier's
-                // report.
-                ModuleError::Compilation(c) => CodegenError::Cranelift(format!("{c:?}")),
-                e => cranelift_error(e),
-            })?;
+        self.translated.push(Translated {
+            id: chunk.id,
+            program: program.to_string(),
+            func: std::mem::replace(&mut self.ctx.func, Function::new()),
+        });
         module.clear_context(&mut self.ctx);
         Ok(())
     }
 
-    /// Links every function and makes the code executable.
+    /// Generates the machine code of every translated function (in
+    /// parallel), links them and makes the code executable.
     pub(super) fn finish(mut self) -> Result<JITModule, CodegenError> {
+        let translated = std::mem::take(&mut self.translated);
+        let module = self.module.as_mut().ok_or_else(finished)?;
+        let codes = generate(module.isa(), &translated);
+        for (t, code) in translated.iter().zip(codes) {
+            let code = code.map_err(|m| CodegenError::Cranelift(format!("{}: {m}", t.program)))?;
+            module
+                .define_function_bytes(t.id, code.alignment, &code.bytes, &code.relocs)
+                .map_err(|e| CodegenError::Cranelift(format!("{}: {e}", t.program)))?;
+        }
         let mut module = self.module.take().ok_or_else(finished)?;
         match module.finalize_definitions() {
             Ok(()) => Ok(module),
@@ -203,6 +248,74 @@ impl Drop for Jit {
             unsafe { module.free_memory() };
         }
     }
+}
+
+/// The machine code of each function of `translated` (in its order), made
+/// by one worker per core (at most one per function), each taking the
+/// largest function left.
+fn generate(isa: &dyn TargetIsa, translated: &[Translated]) -> Vec<Result<Code, String>> {
+    let mut order: Vec<usize> = (0..translated.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(translated[i].func.dfg.num_insts()));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(translated.len());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<Code, String>>>> =
+        Mutex::new((0..translated.len()).map(|_| None).collect());
+    let work = || {
+        let mut ctx = codegen::Context::new();
+        loop {
+            let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
+            let code = compile_one(isa, &mut ctx, &translated[i]);
+            if let Ok(mut results) = results.lock() {
+                results[i] = Some(code);
+            }
+        }
+    };
+    if workers <= 1 {
+        work();
+    } else {
+        std::thread::scope(|scope| {
+            for _ in 1..workers {
+                scope.spawn(work);
+            }
+            work();
+        });
+    }
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("code generation did not finish".to_string())))
+        .collect()
+}
+
+/// The machine code of one function, compiled in `ctx`.
+fn compile_one(
+    isa: &dyn TargetIsa,
+    ctx: &mut codegen::Context,
+    t: &Translated,
+) -> Result<Code, String> {
+    ctx.clear();
+    ctx.func = t.func.clone();
+    let compiled = ctx
+        .compile(isa, &mut ControlPlane::default())
+        // The codegen error's Debug form carries the verifier's report.
+        .map_err(|e| format!("{:?}", e.inner))?;
+    let bytes = compiled.code_buffer().to_vec();
+    let alignment = u64::from(compiled.buffer.alignment);
+    let relocs = compiled
+        .buffer
+        .relocs()
+        .iter()
+        .map(|r| ModuleReloc::from_mach_reloc(r, &t.func, t.id))
+        .collect();
+    Ok(Code {
+        alignment,
+        bytes,
+        relocs,
+    })
 }
 
 /// The signature of a function of shape `shape`: two pointers, and for
