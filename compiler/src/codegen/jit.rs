@@ -264,10 +264,7 @@ fn generate(isa: &dyn TargetIsa, translated: &[Translated]) -> Vec<Result<Code, 
         Mutex::new((0..translated.len()).map(|_| None).collect());
     let work = || {
         let mut ctx = codegen::Context::new();
-        loop {
-            let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                break;
-            };
+        while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
             let code = compile_one(isa, &mut ctx, &translated[i]);
             if let Ok(mut results) = results.lock() {
                 results[i] = Some(code);
