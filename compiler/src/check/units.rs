@@ -265,6 +265,11 @@ impl Checker {
         if let Some(g) = generics.iter().find(|g| g.probe == q.dim) {
             return format!("`{}` (unit parameter)", g.name);
         }
+        if let Some(written) = with_unit_params(q.dim, generics) {
+            // Not `shown`: a value inferred in a generic body shows its
+            // stand-in dimension there.
+            return format!("`{written}`");
+        }
         let symbol = match (shown, q.affinity) {
             (Some(s), _) => s.to_string(),
             (None, Affinity::Point) if q.dim == Dimension::base(BaseDim::Temperature) => {
@@ -283,4 +288,63 @@ impl Checker {
             format!("`{symbol}` ({what})")
         }
     }
+}
+
+/// A dimension that holds unit parameters, written with their names:
+/// `U/s`, `U^2`, `U*V/m`. `None` when it holds none (or is not a product
+/// of powers of them and a plain dimension).
+pub(crate) fn with_unit_params(dim: Dimension, generics: &[Generic]) -> Option<String> {
+    if generics.is_empty() {
+        return None;
+    }
+    let (known, exps) = super::probe::split_probes(dim, generics.len())?;
+    if exps.iter().all(|e| e.is_zero()) {
+        return None;
+    }
+    let power = |name: &str, e: Rational| {
+        if e == Rational::ONE {
+            name.to_string()
+        } else if e.is_integer() {
+            format!("{name}^{e}")
+        } else {
+            format!("{name}^({e})")
+        }
+    };
+    let mut num = Vec::new();
+    let mut den = Vec::new();
+    for (g, &e) in generics.iter().zip(&exps) {
+        if e > Rational::ZERO {
+            num.push(power(&g.name, e));
+        } else if e < Rational::ZERO {
+            den.push(power(&g.name, -e));
+        }
+    }
+    // The plain part, split the same way: `m/s` puts `m` up and `s` down.
+    let mut up = Dimension::NONE;
+    let mut down = Dimension::NONE;
+    for base in BaseDim::ALL {
+        let e = known.exponent(base);
+        let part = Dimension::base(base).checked_pow(if e < Rational::ZERO { -e } else { e })?;
+        if e > Rational::ZERO {
+            up = up.checked_mul(&part)?;
+        } else if e < Rational::ZERO {
+            down = down.checked_mul(&part)?;
+        }
+    }
+    if !up.is_dimensionless() {
+        num.push(up.si_symbol());
+    }
+    if !down.is_dimensionless() {
+        den.push(down.si_symbol());
+    }
+    let num = if num.is_empty() {
+        "1".to_string()
+    } else {
+        num.join("*")
+    };
+    Some(match den.as_slice() {
+        [] => num,
+        [one] if !one.contains(['*', '/']) => format!("{num}/{one}"),
+        _ => format!("{num}/({})", den.join("*")),
+    })
 }

@@ -267,12 +267,7 @@ impl Checker {
             (Some((_, u)), _, _) => u.clone(),
             (None, Ty::Real(_), Some(u)) => u,
             (None, Ty::Real(q), None) => {
-                let g = self
-                    .body()
-                    .generics
-                    .iter()
-                    .find(|x| x.probe == q.dim)
-                    .map(|x| x.name.clone());
+                let g = super::super::units::with_unit_params(q.dim, &self.body().generics);
                 DisplayUnit::si(g.unwrap_or_else(|| q.dim.si_symbol()))
             }
             _ => DisplayUnit::si(""),
