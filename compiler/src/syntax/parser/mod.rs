@@ -132,7 +132,13 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
     let input = lexed.tokens.as_slice().map(eoi, |(t, s)| (t, s));
     let (items, errors) = decl::module_parser().parse(input).into_output_errors();
     let mut diagnostics = lexed.diagnostics;
-    diagnostics.extend(errors.iter().map(ParseError::to_diagnostic));
+    diagnostics.extend(errors.iter().map(|e| {
+        let d = e.to_diagnostic();
+        match two_quantities(&lexed.tokens, &d) {
+            Some(help) if d.help.is_none() => d.with_help(help),
+            _ => d,
+        }
+    }));
     let mut module = Module {
         doc: lexed.file_doc.map(|d| d.text),
         items: items.unwrap_or_default(),
@@ -144,6 +150,42 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
         comments: lexed.comments,
         diagnostics,
     }
+}
+
+/// A help for a syntax error at a quantity right after another, as in
+/// `run 2 h 30 min`: a quantity is one number and one unit, so it says
+/// what the two add up to (`150 min`, or `2.5 h` when that is exact).
+fn two_quantities(tokens: &[(Token<'_>, Span)], d: &Diagnostic) -> Option<String> {
+    let at = d.primary.span.start;
+    let k = tokens.iter().position(|(_, s)| s.start == at)?;
+    let (Token::Number(b), Token::Unit(second)) = (&tokens[k].0, &tokens.get(k + 1)?.0) else {
+        return None;
+    };
+    let (Token::Number(a), Token::Unit(first)) = (&tokens[k.checked_sub(2)?].0, &tokens[k - 1].0)
+    else {
+        return None;
+    };
+    let table = crate::units::UnitTable::builtin();
+    let (u1, u2) = (table.lookup(first)?, table.lookup(second)?);
+    if u1.dim != u2.dim || u1.offset != 0.0 || u2.offset != 0.0 {
+        return None;
+    }
+    let in_second = a * u1.scale / u2.scale + b;
+    let in_first = a + b * u2.scale / u1.scale;
+    let exact = |x: f64| x.is_finite() && (x * 1000.0).fract() == 0.0;
+    let (small, large) = if u1.scale <= u2.scale {
+        ((in_first, *first), (in_second, *second))
+    } else {
+        ((in_second, *second), (in_first, *first))
+    };
+    let mut help = format!(
+        "a quantity is one number with one unit: write `{} {}`",
+        small.0, small.1
+    );
+    if exact(large.0) {
+        help.push_str(&format!(" or `{} {}`", large.0, large.1));
+    }
+    exact(small.0).then_some(help)
 }
 
 /// Parses a standalone expression (used for `--set p=VALUE` and the
