@@ -462,8 +462,9 @@ pub struct Run {
     pub duration: Option<f64>,
     /// Param overrides (member id, value).
     pub set: Vec<(MemberId, TExpr)>,
-    /// Sensor inputs (member id, expression of `t` or `csv(...)`).
-    pub sensors: Vec<(MemberId, TExpr)>,
+    /// Sensor inputs (the sensor's path, `current` or `cell.current` for
+    /// an instance's own sensor, and an expression of `t` or `csv(...)`).
+    pub sensors: Vec<(String, TExpr)>,
     /// Reported signals (members of the twin or of its instances).
     pub report: Vec<TExpr>,
     /// Test expectations.

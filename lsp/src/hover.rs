@@ -231,7 +231,8 @@ fn smallest_expr<'a>(a: &'a Analysis, offset: u32) -> Option<&'a TExpr> {
         visit(&f.body);
     }
     for r in program.scenarios.iter().chain(&program.tests) {
-        r.set.iter().chain(&r.sensors).for_each(|(_, e)| visit(e));
+        r.set.iter().for_each(|(_, e)| visit(e));
+        r.sensors.iter().for_each(|(_, e)| visit(e));
         r.report.iter().for_each(&mut visit);
         r.expects.iter().for_each(|x| visit(&x.cond));
     }

@@ -59,9 +59,7 @@ pub fn prepare(program: &Program, run: &Run, base: &Path) -> Result<Prepared, St
     let mut csv = Vec::new();
     for (id, e) in &run.sensors {
         match &e.kind {
-            TExprKind::Csv(path, column) => {
-                csv.push((body.members[*id].name.clone(), path.clone(), column.clone()))
-            }
+            TExprKind::Csv(path, column) => csv.push((id.clone(), path.clone(), column.clone())),
             _ => exprs.push(e),
         }
     }
@@ -77,7 +75,7 @@ pub fn prepare(program: &Program, run: &Run, base: &Path) -> Result<Prepared, St
         .sensors
         .iter()
         .filter(|(_, e)| !matches!(e.kind, TExprKind::Csv(..)))
-        .map(|(id, _)| body.members[*id].name.as_str())
+        .map(|(path, _)| path.as_str())
         .collect();
     let mut drives = Vec::new();
     for name in driven.iter().take(n_drives) {

@@ -486,3 +486,41 @@ fn int_and_bool_sensors_reject_values_of_another_type() {
         "{err}"
     );
 }
+
+#[test]
+fn tests_drive_the_sensors_of_instances() {
+    let model = scratch(
+        "pack_tests.twin",
+        r#"component Cell(capacity: A*h) {
+    sensor current: A range -100 A .. 100 A
+    state charge: A*h = capacity
+    der(charge) = -current
+    out soc: 1 = charge / capacity
+}
+
+twin Module {
+    cell = Cell(capacity: 10 A*h)
+    let soc = cell.soc
+}
+
+twin Pack {
+    a = Cell(capacity: 10 A*h)
+    m = Module()
+    let low = min(a.soc, m.soc)
+}
+
+test "the nested cell drains at its own rate" for Pack {
+    sensor a.current = 1 A
+    sensor m.cell.current = 5 A
+    run 2 h
+    expect always low >= 0.5
+}
+"#,
+    );
+    let o = twinc(&["test", model.to_str().unwrap_or("")]);
+    let out = stdout(&o);
+    // 5 A out of 10 A*h: half at 1 h, so the first tick below is t = 3601 s,
+    // and it is the nested cell's state that got there.
+    assert!(out.contains("false at t = 3601 s"), "{out}");
+    assert!(out.trim_end().ends_with("0 passed, 1 failed"), "{out}");
+}

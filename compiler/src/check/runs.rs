@@ -105,17 +105,27 @@ impl Checker {
                     }
                 }
                 StmtKind::Sensor(path, e) => {
-                    if let Some(id) = self.run_member(
-                        twin,
-                        path,
-                        |k| matches!(k, MemberKind::Sensor { .. }),
-                        "sensor",
-                    ) {
+                    let target = if path.segments.len() > 1 {
+                        self.instance_sensor(twin, path)
+                    } else {
+                        self.run_member(
+                            twin,
+                            path,
+                            |k| matches!(k, MemberKind::Sensor { .. }),
+                            "sensor",
+                        )
+                        .map(|id| {
+                            let member = &self.program.twins[twin].members[id];
+                            (member.ty.clone(), member.unit.text.clone())
+                        })
+                    };
+                    if let Some((want, unit)) = target {
                         let t = self.expr(m, Scope::Run(twin), e, &[]);
                         if !matches!(t.kind, TExprKind::Csv(..)) {
-                            self.expect_member_type(twin, id, &t, path);
+                            let what = format!("`{}`", path.text());
+                            self.expect_type(&want, &t, Some(&unit), &[], &what);
                         }
-                        run.sensors.push((id, t));
+                        run.sensors.push((path.text(), t));
                     }
                 }
                 StmtKind::Report(paths) => {
@@ -198,6 +208,81 @@ impl Checker {
         let member = &self.program.twins[twin].members[id];
         let (want, unit) = (member.ty.clone(), member.unit.text.clone());
         self.expect_type(&want, t, Some(&unit), &[], &format!("`{}`", path.text()));
+    }
+
+    /// Resolves `inst.sensor` (or deeper, `a.b.sensor`) to a sensor of an
+    /// instance that its parent leaves unwired; gives its type and unit
+    /// as the instance has them (unit parameters put in).
+    fn instance_sensor(&mut self, twin: usize, path: &ast::Path) -> Option<(Ty, String)> {
+        let (last, instances) = path.segments.split_last()?;
+        let mut body = &self.program.twins[twin];
+        let mut generics: Vec<crate::check::types::Quantity> = Vec::new();
+        let mut owner = body.name.clone();
+        let mut args: &[(usize, crate::hir::TExpr)] = &[];
+        let mut problem = None;
+        for seg in instances {
+            match body.member(&seg.name).map(|id| &body.members[id].kind) {
+                Some(MemberKind::Instance {
+                    of,
+                    args: a,
+                    generics: g,
+                }) => {
+                    body = match of {
+                        crate::hir::InstanceOf::Component(c) => &self.program.components[*c],
+                        crate::hir::InstanceOf::Twin(t) => &self.program.twins[*t],
+                    };
+                    owner = body.name.clone();
+                    args = a;
+                    generics = g.clone();
+                }
+                _ => {
+                    problem = Some((
+                        seg.span,
+                        format!("`{owner}` has no instance `{}`", seg.name),
+                        "not an instance".to_string(),
+                    ));
+                    break;
+                }
+            }
+        }
+        let found = match problem {
+            Some(p) => Err(p),
+            None => match body.member(&last.name) {
+                Some(id) if matches!(body.members[id].kind, MemberKind::Sensor { .. }) => {
+                    if args.iter().any(|(a, _)| *a == id) {
+                        Err((
+                            path.span,
+                            format!("`{}` is wired by its parent", path.text()),
+                            "given as an argument".to_string(),
+                        ))
+                    } else {
+                        Ok(id)
+                    }
+                }
+                _ => Err((
+                    last.span,
+                    format!("`{owner}` has no sensor `{}`", last.name),
+                    "unknown sensor".to_string(),
+                )),
+            },
+        };
+        match found {
+            Ok(id) => {
+                let member = &body.members[id];
+                let ty = super::probe::instantiate(
+                    &member.ty,
+                    &member.unit.text,
+                    &body.generics,
+                    &generics,
+                )
+                .unwrap_or_else(|| member.ty.clone());
+                Some((ty, member.unit.text.clone()))
+            }
+            Err((span, message, label)) => {
+                self.error(Diagnostic::new(Kind::UnknownName, span, message).label(label));
+                None
+            }
+        }
     }
 
     /// Resolves a scenario/test name to a member of the twin.
