@@ -12,6 +12,7 @@ pub fn short(ty: &Ty, unit: Option<&DisplayUnit>, program: &Program) -> Option<S
     Some(match ty {
         Ty::Real(q) => match unit {
             Some(u) if !u.text.is_empty() => u.text.clone(),
+            _ if q.depends_on_unit_params() => return None,
             _ => q.dim.si_symbol(),
         },
         Ty::Int => "Int".into(),
@@ -27,6 +28,9 @@ pub fn short(ty: &Ty, unit: Option<&DisplayUnit>, program: &Program) -> Option<S
 pub fn dimension(q: &Quantity) -> String {
     if q.dim.is_dimensionless() {
         return "dimensionless".into();
+    }
+    if q.depends_on_unit_params() {
+        return "set by the unit parameters at each use".into();
     }
     let si = q.dim.si_symbol();
     let name = match q.affinity {

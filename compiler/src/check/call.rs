@@ -226,18 +226,18 @@ impl Checker {
             }
             Builtin::Sqrt => {
                 if q0.affinity == Affinity::Point {
-                    self.error(
-                        Diagnostic::new(
-                            Kind::AffineMisuse,
-                            targs[0].span,
-                            "cannot take the square root of an absolute temperature",
-                        )
-                        .label("absolute temperature")
-                        .with_help(
-                            "subtract a reference temperature first, or declare the value in `K`",
-                        ),
+                    let d = Diagnostic::new(
+                        Kind::AffineMisuse,
+                        targs[0].span,
+                        "cannot take the square root of an absolute temperature",
+                    )
+                    .label("absolute temperature")
+                    .with_help(
+                        "subtract a reference temperature first, or declare the value in `K`",
                     );
-                    return error_expr(span);
+                    if !self.affine(d, &[q0.dim], g) {
+                        return error_expr(span);
+                    }
                 }
                 match q0.dim.checked_pow(Rational::HALF) {
                     Some(d) => Ty::real(d),
@@ -446,6 +446,7 @@ impl Checker {
         let types: Vec<Option<TypeExpr>> = decl.params.iter().map(|p| Some(p.ty.clone())).collect();
         let solved =
             self.infer_and_check_args(&decl.name.name, &generics, &types, &names, &targs, g);
+        self.blocked_points(at, &decl.name.name, &generics, &solved, span, g);
         let ty = match &decl.ret {
             Some(_) => {
                 let failed = targs.iter().flatten().any(|t| t.ty.is_error());
@@ -521,6 +522,9 @@ impl Checker {
             params.push((p.name.name.clone(), ty));
         }
         self.program.functions[i].params = params;
+        if !generics.is_empty() {
+            self.owners.push((at.module, at.item));
+        }
         let body = self.expr(at.module, Scope::Fn(i), &decl.body, &generics);
         let ret = match &decl.ret {
             Some(r) => {
@@ -536,6 +540,9 @@ impl Checker {
             }
             None => body.ty.clone(),
         };
+        if !generics.is_empty() {
+            self.owners.pop();
+        }
         self.program.functions[i].ret = ret;
         self.program.functions[i].body = body;
         self.fn_items[i].1 = super::Progress::Done;

@@ -70,20 +70,19 @@ impl Checker {
                     return Ty::Error;
                 }
                 if (qa.affinity == Affinity::Point) != (qb.affinity == Affinity::Point)
-                    && qa.dim == Dimension::base(crate::units::BaseDim::Temperature)
+                    && (qa.dim == Dimension::base(crate::units::BaseDim::Temperature)
+                        || super::probe::mentions_probes(&Ty::Real(qa), g.len()))
                 {
-                    self.error(
-                        Diagnostic::new(
-                            Kind::AffineMisuse,
-                            a.span.to(b.span),
-                            format!(
-                                "{what} mix an absolute temperature with a temperature difference"
-                            ),
-                        )
-                        .label("point and difference")
-                        .with_help("use two absolute temperatures, or two differences"),
-                    );
-                    return Ty::Error;
+                    let d = Diagnostic::new(
+                        Kind::AffineMisuse,
+                        a.span.to(b.span),
+                        format!("{what} mix an absolute temperature with a temperature difference"),
+                    )
+                    .label("point and difference")
+                    .with_help("use two absolute temperatures, or two differences");
+                    if !self.affine(d, &[qa.dim], g) {
+                        return Ty::Error;
+                    }
                 }
                 let affinity = if qa.affinity == qb.affinity {
                     qa.affinity
@@ -145,23 +144,19 @@ impl Checker {
                     && q.affinity != Affinity::Point
                     && !w.dim.is_dimensionless()
                 {
-                    self.error(
-                        Diagnostic::new(
-                            Kind::AffineMisuse,
-                            got.span,
-                            "a temperature difference where an absolute temperature is expected",
-                        )
-                        .label(if q.affinity == Affinity::Delta {
-                            "this is a difference of two temperatures"
-                        } else {
-                            "this is a temperature difference (`K`)"
-                        })
-                        .with_note(format!("{what} is an absolute temperature"))
-                        .with_help(
-                            "add it to a reference temperature, or declare the target in `K`",
-                        ),
-                    );
-                    return false;
+                    let d = Diagnostic::new(
+                        Kind::AffineMisuse,
+                        got.span,
+                        "a temperature difference where an absolute temperature is expected",
+                    )
+                    .label(if q.affinity == Affinity::Delta {
+                        "this is a difference of two temperatures"
+                    } else {
+                        "this is a temperature difference (`K`)"
+                    })
+                    .with_note(format!("{what} is an absolute temperature"))
+                    .with_help("add it to a reference temperature, or declare the target in `K`");
+                    return self.affine(d, &[w.dim], g);
                 }
                 true
             }

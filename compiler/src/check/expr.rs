@@ -218,16 +218,18 @@ impl Checker {
             (UnOp::Neg, Ty::Int) => Ty::Int,
             (UnOp::Neg, Ty::Real(q)) => {
                 if q.affinity == Affinity::Point {
-                    self.error(
-                        Diagnostic::new(
-                            Kind::AffineMisuse,
-                            span,
-                            "cannot negate an absolute temperature",
-                        )
-                        .label("an absolute temperature has no negative")
-                        .with_help("subtract a reference temperature first, e.g. `(T0 - T)`"),
-                    );
-                    Ty::Error
+                    let d = Diagnostic::new(
+                        Kind::AffineMisuse,
+                        span,
+                        "cannot negate an absolute temperature",
+                    )
+                    .label("an absolute temperature has no negative")
+                    .with_help("subtract a reference temperature first, e.g. `(T0 - T)`");
+                    if self.affine(d, &[q.dim], g) {
+                        Ty::real(q.dim)
+                    } else {
+                        Ty::Error
+                    }
                 } else {
                     t.ty.clone()
                 }
@@ -393,22 +395,28 @@ impl Checker {
                 }
                 let affinity = match (op, qa.affinity, qb.affinity) {
                     (BinOp::Add, Point, Point) => {
-                        self.affine_error(span, "cannot add two absolute temperatures", a, b,
-                            "subtract a reference temperature from one of them: `(a - b)` is a temperature difference");
-                        return Ty::Error;
+                        if !self.affine_error(span, "cannot add two absolute temperatures", a, b,
+                            "subtract a reference temperature from one of them: `(a - b)` is a temperature difference", qa.dim, g) {
+                            return Ty::Error;
+                        }
+                        Point
                     }
                     (BinOp::Add, Point, _) | (BinOp::Add, _, Point) => Point,
                     (BinOp::Sub, Point, Point) => Delta,
                     (BinOp::Sub, Point, _) => Point,
                     (BinOp::Sub, _, Point) => {
-                        self.affine_error(
+                        if !self.affine_error(
                             span,
                             "cannot subtract an absolute temperature from a temperature difference",
                             a,
                             b,
                             "subtract it from another absolute temperature instead",
-                        );
-                        return Ty::Error;
+                            qa.dim,
+                            g,
+                        ) {
+                            return Ty::Error;
+                        }
+                        Neutral
                     }
                     (BinOp::Add | BinOp::Sub, Delta, _) | (BinOp::Add | BinOp::Sub, _, Delta) => {
                         Delta
@@ -417,14 +425,18 @@ impl Checker {
                     // `K` is the unit of differences (spec: point − point
                     // is K), so a point compares only with points.
                     (_, Point, Delta | Neutral) | (_, Delta | Neutral, Point) => {
-                        self.affine_error(
+                        if !self.affine_error(
                             span,
                             "cannot compare an absolute temperature with a temperature difference",
                             a,
                             b,
                             "compare two absolute temperatures, or two differences",
-                        );
-                        return Ty::Error;
+                            qa.dim,
+                            g,
+                        ) {
+                            return Ty::Error;
+                        }
+                        Neutral
                     }
                     _ => Neutral,
                 };
@@ -447,14 +459,15 @@ impl Checker {
                     } else {
                         "divide"
                     };
-                    self.error(
-                        Diagnostic::new(Kind::AffineMisuse, span, format!("cannot {verb} an absolute temperature"))
-                            .label("an absolute temperature cannot be scaled")
-                            .with_secondary(p.span, "absolute temperature")
-                            .with_secondary(other.span, "scaled by this")
-                            .with_help("subtract a reference temperature first (`T - T0` is a difference, which scales), or declare the value in `K`"),
-                    );
-                    return Ty::Error;
+                    let d = Diagnostic::new(Kind::AffineMisuse, span, format!("cannot {verb} an absolute temperature"))
+                        .label("an absolute temperature cannot be scaled")
+                        .with_secondary(p.span, "absolute temperature")
+                        .with_secondary(other.span, "scaled by this")
+                        .with_help("subtract a reference temperature first (`T - T0` is a difference, which scales), or declare the value in `K`");
+                    let point = if qa.affinity == Point { qa.dim } else { qb.dim };
+                    if !self.affine(d, &[point], g) {
+                        return Ty::Error;
+                    }
                 }
                 if both_int && op == BinOp::Mul {
                     return Ty::Int;
@@ -482,14 +495,17 @@ impl Checker {
                     );
                     return Ty::Error;
                 }
-                if qa.affinity == Point {
-                    self.affine_error(
+                if qa.affinity == Point
+                    && !self.affine_error(
                         span,
                         "cannot raise an absolute temperature to a power",
                         a,
                         b,
                         "subtract a reference temperature first, or declare the value in `K`",
-                    );
+                        qa.dim,
+                        g,
+                    )
+                {
                     return Ty::Error;
                 }
                 if qa.dim.is_dimensionless() {
@@ -519,20 +535,32 @@ impl Checker {
         }
     }
 
-    fn affine_error(&mut self, span: Span, message: &str, a: &Expr, b: &Expr, help: &str) {
+    /// Reports (or, in a generic body, keeps: [`Checker::affine`]) an
+    /// `affine-misuse` between `a` and `b`, values of dimension `dim`.
+    /// True when it was kept.
+    #[allow(clippy::too_many_arguments)]
+    fn affine_error(
+        &mut self,
+        span: Span,
+        message: &str,
+        a: &Expr,
+        b: &Expr,
+        help: &str,
+        dim: Dimension,
+        g: &[Generic],
+    ) -> bool {
         let _ = span;
         let describe = |c: &Checker, e: &Expr| {
             c.shown_unit(Scope::Body, e)
                 .map_or(String::new(), |u| format!("in `{u}`"))
         };
         let (la, lb) = (describe(self, a), describe(self, b));
-        self.error(
-            Diagnostic::new(Kind::AffineMisuse, a.span, message)
-                .label(la)
-                .with_secondary(b.span, lb)
-                .with_note("`degC` and `degF` values are points on a scale whose zero is arbitrary")
-                .with_help(help.to_string()),
-        );
+        let d = Diagnostic::new(Kind::AffineMisuse, a.span, message)
+            .label(la)
+            .with_secondary(b.span, lb)
+            .with_note("`degC` and `degF` values are points on a scale whose zero is arbitrary")
+            .with_help(help.to_string());
+        self.affine(d, &[dim], g)
     }
 
     fn der_expr(&mut self, scope: Scope, x: &crate::syntax::ast::Ident) -> TExpr {

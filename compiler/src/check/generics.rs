@@ -281,7 +281,7 @@ impl Checker {
                 let from = split.bare.and_then(|i| first_point[i]);
                 let from = from.map(|k| param_names[k].as_str());
                 let shown = shown.unwrap_or_default();
-                self.check_arg_affinity(arg, q, want_affinity, split, &what, &shown, from);
+                self.check_arg_affinity(arg, q, want_affinity, split, &what, &shown, from, g);
             }
         }
         solved
@@ -303,6 +303,7 @@ impl Checker {
         what: &str,
         shown: &str,
         from: Option<&str>,
+        g: &[Generic],
     ) {
         if q.dim.is_dimensionless() {
             return;
@@ -314,7 +315,7 @@ impl Checker {
                 ),
                 _ => format!("{what} is an absolute temperature"),
             };
-            self.error(
+            self.affine(
                 Diagnostic::new(
                     Kind::AffineMisuse,
                     arg.span,
@@ -327,6 +328,8 @@ impl Checker {
                 })
                 .with_note(note)
                 .with_help("add it to a reference temperature, or pass an absolute temperature"),
+                &[q.dim],
+                g,
             );
         } else if split.derived() && q.affinity == Affinity::Point {
             let literal = matches!(arg.kind, TExprKind::Real(_));
@@ -338,7 +341,7 @@ impl Checker {
                 }
                 _ => "pass a difference (`x - x0`) or a value in `K`".to_string(),
             };
-            self.error(
+            self.affine(
                 Diagnostic::new(
                     Kind::AffineMisuse,
                     arg.span,
@@ -349,6 +352,8 @@ impl Checker {
                     "{what} is `{shown}`, derived from a unit parameter: for a temperature, a difference"
                 ))
                 .with_help(help),
+                &[q.dim],
+                g,
             );
         }
     }

@@ -144,7 +144,10 @@ impl Checker {
         }
         let solved = match of {
             InstanceOf::Component(_) => {
-                self.infer_and_check_args(callee, &generics, &types, &names, &targs, g)
+                let solved =
+                    self.infer_and_check_args(callee, &generics, &types, &names, &targs, g);
+                self.blocked_points(at, callee, &generics, &solved, span, g);
+                solved
             }
             InstanceOf::Twin(_) => {
                 for (k, t) in targs.iter().enumerate() {

@@ -137,6 +137,14 @@ pub(crate) struct Checker {
     pub stack: Vec<body::BodyState>,
     /// Every loaded file's text, for messages that quote the source.
     pub texts: HashMap<FileId, String>,
+    /// The generic functions and components being checked, innermost last
+    /// (by module and item).
+    pub owners: Vec<(usize, usize)>,
+    /// Per generic function or component, what in its body would be an
+    /// `affine-misuse` if a unit parameter were an absolute temperature:
+    /// the unit parameter's index and the diagnostic. A call that binds
+    /// that parameter to one reports it there.
+    pub point_blocked: HashMap<(usize, usize), Vec<(usize, Diagnostic)>>,
 }
 
 impl Checker {
@@ -156,11 +164,91 @@ impl Checker {
             used: Default::default(),
             stack: Vec::new(),
             texts: HashMap::new(),
+            owners: Vec::new(),
+            point_blocked: HashMap::new(),
         }
     }
 
     pub(crate) fn error(&mut self, d: Diagnostic) {
         self.diags.push(d);
+    }
+
+    /// Reports an `affine-misuse` about values of the dimensions `dims`.
+    /// Inside a generic body, a bare unit parameter stands for a point
+    /// whatever it is bound to, so a misuse of a dimension made of unit
+    /// parameters is only one when a call binds them to absolute
+    /// temperatures: it is kept for those calls instead
+    /// ([`Checker::blocked_points`]).
+    /// True when it was kept, and checking goes on as if the values were
+    /// not temperatures.
+    pub(crate) fn affine(
+        &mut self,
+        d: Diagnostic,
+        dims: &[crate::units::Dimension],
+        g: &[units::Generic],
+    ) -> bool {
+        let owner = self.owners.last().copied();
+        let mut blamed = Vec::new();
+        if let Some(owner) = owner
+            && !g.is_empty()
+        {
+            for dim in dims {
+                if let Some((_, exps)) = probe::split_probes(*dim, g.len()) {
+                    blamed.extend((0..exps.len()).filter(|&i| !exps[i].is_zero()));
+                }
+            }
+            if !blamed.is_empty() {
+                let list = self.point_blocked.entry(owner).or_default();
+                for i in blamed {
+                    list.push((i, d.clone()));
+                }
+                return true;
+            }
+        }
+        self.error(d);
+        false
+    }
+
+    /// Reports, at a call of the generic item `callee` (at `span`), each
+    /// unit parameter the call binds to an absolute temperature that the
+    /// body cannot take one for. `solved` is what the call inferred.
+    pub(crate) fn blocked_points(
+        &mut self,
+        callee: ItemRef,
+        name: &str,
+        generics: &[String],
+        solved: &[Option<types::Quantity>],
+        span: crate::span::Span,
+        g: &[units::Generic],
+    ) {
+        let Some(blocked) = self.point_blocked.get(&(callee.module, callee.item)) else {
+            return;
+        };
+        let mut found = Vec::new();
+        for (i, q) in solved.iter().enumerate() {
+            let Some(q) = q else { continue };
+            if q.affinity != types::Affinity::Point {
+                continue;
+            }
+            if let Some((_, inner)) = blocked.iter().find(|(k, _)| *k == i) {
+                found.push((i, *q, inner.clone()));
+            }
+        }
+        for (i, q, inner) in found {
+            let param = generics.get(i).map_or("U", String::as_str);
+            let d = Diagnostic::new(
+                Kind::AffineMisuse,
+                span,
+                format!("`{name}` cannot take an absolute temperature for `{param}`"),
+            )
+            .label(format!("`{param}` is an absolute temperature here"))
+            .with_secondary(inner.primary.span, format!("in `{name}`: {}", inner.message))
+            .with_note("`degC` and `degF` values are points on a scale whose zero is arbitrary: they can be subtracted and compared, not added or scaled")
+            .with_help(format!(
+                "pass differences (in `K`), or write `{name}` so that it only subtracts and compares its `{param}` values"
+            ));
+            self.affine(d, &[q.dim], g);
+        }
     }
 
     /// Parses `file` and, recursively, the stdlib modules it uses.

@@ -101,3 +101,14 @@ impl Ty {
         matches!(self, Ty::Real(_) | Ty::Int)
     }
 }
+
+impl Quantity {
+    /// Whether this is the type of a value in a generic body that depends
+    /// on the body's unit parameters (`U`, `U/s`): its dimension is then
+    /// the checker's stand-in, fixed only at each use.
+    pub fn depends_on_unit_params(&self) -> bool {
+        // Sixteen unit parameters are more than any signature has.
+        super::probe::split_probes(self.dim, 16)
+            .is_none_or(|(_, exps)| exps.iter().any(|e| !e.is_zero()))
+    }
+}

@@ -195,7 +195,15 @@ impl Checker {
                 _ => {}
             }
             if let Some(g) = generics.iter().find(|g| g.name == name) {
-                return (Ty::real(g.probe), DisplayUnit::si(name));
+                // A bare unit parameter may be bound to an absolute
+                // temperature, so the body treats it as one; what that
+                // forbids is kept for the calls that bind one
+                // ([`Checker::affine`]).
+                let q = Quantity {
+                    dim: g.probe,
+                    affinity: Affinity::Point,
+                };
+                return (Ty::Real(q), DisplayUnit::si(name));
             }
             if self.units.lookup(name).is_none()
                 && let Some(Global::Enum(e)) = self.global(m, name)

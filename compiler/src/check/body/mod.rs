@@ -290,6 +290,10 @@ impl Checker {
             item: at.item,
         });
         let errors_before = self.diags.len();
+        let generic = !generics.is_empty();
+        if generic {
+            self.owners.push((at.module, at.item));
+        }
         self.collect_members(params, decls);
         for id in 0..self.body().members.len() {
             if self.body().progress[id] == Progress::Pending {
@@ -308,6 +312,9 @@ impl Checker {
         let had_errors = self.diags[errors_before..].iter().any(Diagnostic::is_error);
         if !had_errors {
             self.warn_unused_members(is_twin);
+        }
+        if generic {
+            self.owners.pop();
         }
         let state = self.stack.pop();
         let Some(state) = state else {
