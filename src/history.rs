@@ -14,8 +14,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use twin_runtime::live::history::HistoryError;
-use twin_runtime::live::history::postgres::PgReader;
 use twin_runtime::live::history::export::{Query, Reader, Table, parse_time};
+use twin_runtime::live::history::postgres::PgReader;
 use twin_runtime::live::manifest::{History, Manifest};
 
 use crate::load::Failure;
@@ -101,10 +101,7 @@ fn export(args: &HistoryArgs) -> Result<(), Failure> {
             Store::Sqlite(Reader::open(path).map_err(|e| Failure::usage(e.to_string()))?)
         }
         History::Postgres(url) => Store::Postgres(PgReader::open(url).map_err(|e| {
-            Failure::usage(format!(
-                "{}: runtime.history: {e}",
-                args.manifest.display()
-            ))
+            Failure::usage(format!("{}: runtime.history: {e}", args.manifest.display()))
         })?),
         History::Off => {
             return Err(Failure::usage(format!(

@@ -106,10 +106,7 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
         }
         History::Postgres(url) => {
             let in_manifest = |e: HistoryError| {
-                Failure::usage(format!(
-                    "{}: runtime.history: {e}",
-                    args.manifest.display()
-                ))
+                Failure::usage(format!("{}: runtime.history: {e}", args.manifest.display()))
             };
             let store = PostgresHistory::open(url, &model, manifest.runtime.decimate)
                 .map_err(in_manifest)?;

@@ -246,7 +246,13 @@ pub(super) fn entries<'a>(model: &'a Model, columns: &'a [String]) -> Vec<Entry<
     };
     let mut out = Vec::new();
     for (o, col) in model.outputs.iter().zip(columns) {
-        out.push(entry("signal", &o.name, Some(col.as_str()), &o.unit, &o.format));
+        out.push(entry(
+            "signal",
+            &o.name,
+            Some(col.as_str()),
+            &o.unit,
+            &o.format,
+        ));
     }
     for s in &model.sensors {
         out.push(entry("sensor", &s.name, None, &s.unit, &Format::Real));

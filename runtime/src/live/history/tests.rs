@@ -124,7 +124,12 @@ impl Observer for StopAfter {
 
 /// Replays the telemetry in `dir` into `dir/history.db`, resuming from
 /// `resume`, stopping after `stop_after` ticks if given.
-pub(super) fn replay(dir: &Path, decimate: &str, resume: Option<Checkpoint>, stop_after: Option<u64>) {
+pub(super) fn replay(
+    dir: &Path,
+    decimate: &str,
+    resume: Option<Checkpoint>,
+    stop_after: Option<u64>,
+) {
     let manifest = manifest(dir, decimate);
     let model = model(HEATER, "Heater");
     assert!(manifest.check_against(&model).is_empty());

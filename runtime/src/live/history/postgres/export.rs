@@ -117,7 +117,11 @@ impl Store for PgReader {
                 .map(|c| r.try_get::<_, Option<f64>>(c + 2))
                 .collect::<Result<_, _>>()
                 .map_err(sql)?;
-            each((r.try_get(0).map_err(sql)?, r.try_get(1).map_err(sql)?, values))
+            each((
+                r.try_get(0).map_err(sql)?,
+                r.try_get(1).map_err(sql)?,
+                values,
+            ))
         })
     }
 
@@ -126,8 +130,9 @@ impl Store for PgReader {
         range: &Range,
         each: Each<'_, (f64, String, String, Option<f64>)>,
     ) -> Result<(), HistoryError> {
-        let query =
-            format!("SELECT t, instance, sensor, value_si FROM samples {RANGE} ORDER BY t, instance");
+        let query = format!(
+            "SELECT t, instance, sensor, value_si FROM samples {RANGE} ORDER BY t, instance"
+        );
         self.rows(&query, range, &mut |r| {
             each((
                 r.try_get(0).map_err(sql)?,

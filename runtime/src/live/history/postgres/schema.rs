@@ -255,7 +255,10 @@ pub(super) fn describe(conn: &mut Client, model: &Model) -> Result<Vec<String>, 
 }
 
 /// A value of the `meta` table.
-pub(super) fn meta(conn: &mut impl GenericClient, key: &str) -> Result<Option<String>, HistoryError> {
+pub(super) fn meta(
+    conn: &mut impl GenericClient,
+    key: &str,
+) -> Result<Option<String>, HistoryError> {
     conn.query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
         .and_then(|r| r.map(|r| r.try_get(0)).transpose())
         .map_err(sql("cannot read the history's settings"))
@@ -281,7 +284,9 @@ pub(super) fn set_meta(
 /// (`signals`, `alarms`, `commands`, the newest of a batch winning) or
 /// kept (`samples`, `rejected`, the oldest winning), as in SQLite.
 pub(super) fn staging(columns: &[String]) -> (String, [String; 5]) {
-    let stage_cols: String = (0..columns.len()).map(|i| format!(", c{i} float8")).collect();
+    let stage_cols: String = (0..columns.len())
+        .map(|i| format!(", c{i} float8"))
+        .collect();
     let create = format!(
         r#"DROP TABLE IF EXISTS pg_temp.stage_signals, pg_temp.stage_samples, pg_temp.stage_alarms,
                pg_temp.stage_commands, pg_temp.stage_rejected;

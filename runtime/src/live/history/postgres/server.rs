@@ -45,7 +45,8 @@ pub fn binaries() -> Option<PathBuf> {
         return Some(bin);
     }
     std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+        std::env::split_paths(&path)
+            .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
     })
 }
 
@@ -89,7 +90,10 @@ impl TempServer {
                 up = d.parent();
             }
             server.check(
-                Command::new("chown").arg("postgres:postgres").arg(&server.dir).output(),
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&server.dir)
+                    .output(),
                 "chown",
             )?;
         }
@@ -97,7 +101,16 @@ impl TempServer {
         server.check(
             server
                 .command("initdb")
-                .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "-D"])
+                .args([
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "-D",
+                ])
                 .arg(&data)
                 .output(),
             "initdb",
@@ -163,9 +176,12 @@ impl TempServer {
             format!("DROP DATABASE IF EXISTS \"{name}\""),
             format!("CREATE DATABASE \"{name}\""),
         ] {
-            client
-                .batch_execute(&sql)
-                .map_err(|e| format!("cannot create database {name}: {}", super::schema::one_line(&e)))?;
+            client.batch_execute(&sql).map_err(|e| {
+                format!(
+                    "cannot create database {name}: {}",
+                    super::schema::one_line(&e)
+                )
+            })?;
         }
         Ok(self.url(name))
     }

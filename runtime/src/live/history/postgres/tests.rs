@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use super::super::KEPT_CHECKPOINTS;
 use super::super::export::Table;
 use super::super::tests::{HEATER, StopAfter, export, manifest, model, query, replay, temp};
-use super::super::KEPT_CHECKPOINTS;
 use super::server::{TempServer, for_test};
 use super::{PgReader, PostgresHistory};
 use crate::live::fleet::Snapshot;
@@ -80,7 +80,10 @@ fn a_replay_exports_the_same_csv_as_sqlite() {
     replay(lite.path(), "1 s", None, None);
     replay_pg(pg.path(), &url, None, None);
     for (name, table) in Table::ALL {
-        let want = relative(&export(&lite.path().join("history.db"), &query(table)), lite.path());
+        let want = relative(
+            &export(&lite.path().join("history.db"), &query(table)),
+            lite.path(),
+        );
         let got = relative(&export_pg(&url, table), pg.path());
         assert!(want.lines().count() > 2, "{name}: {want}");
         assert_eq!(got, want, "{name}");
@@ -101,7 +104,10 @@ fn bits(cp: &Checkpoint) -> String {
         .instances
         .iter()
         .map(|(id, slots)| {
-            let slots = slots.iter().map(|(n, v)| (n.clone(), v.to_bits())).collect();
+            let slots = slots
+                .iter()
+                .map(|(n, v)| (n.clone(), v.to_bits()))
+                .collect();
             (id.clone(), slots)
         })
         .collect();
@@ -177,7 +183,12 @@ fn a_replay_resumed_from_its_postgres_checkpoint_matches_an_unbroken_one() {
     let cp = open(&url).last_checkpoint().ok().flatten();
     assert_eq!(cp.as_ref().map(|c| c.fleet.k), Some(153));
     replay_pg(broken.path(), &url, cp, None);
-    for table in [Table::Signals, Table::Samples, Table::Alarms, Table::Rejected] {
+    for table in [
+        Table::Signals,
+        Table::Samples,
+        Table::Alarms,
+        Table::Rejected,
+    ] {
         let want = export(&unbroken.path().join("history.db"), &query(table));
         assert_eq!(
             relative(&export_pg(&url, table), broken.path()),
@@ -240,7 +251,10 @@ fn a_failing_write_is_counted_and_the_run_goes_on() {
     });
     h.commit();
     assert_eq!(h.failures(), 1);
-    assert_eq!(h.last_checkpoint().ok().flatten().map(|c| c.fleet.k), Some(2));
+    assert_eq!(
+        h.last_checkpoint().ok().flatten().map(|c| c.fleet.k),
+        Some(2)
+    );
 }
 
 #[test]
@@ -283,7 +297,10 @@ fn rows_written_while_the_server_is_away_arrive_when_it_is_back() {
     for t in ["1,", "2,", "3,"] {
         assert!(rows.lines().any(|l| l.starts_with(t)), "{t}: {rows}");
     }
-    assert_eq!(h.last_checkpoint().ok().flatten().map(|c| c.fleet.k), Some(1));
+    assert_eq!(
+        h.last_checkpoint().ok().flatten().map(|c| c.fleet.k),
+        Some(1)
+    );
 }
 
 #[test]

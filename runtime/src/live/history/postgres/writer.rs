@@ -131,7 +131,9 @@ impl Writer {
                 };
                 if let Err(e) = checkpoint::save(client, &cp, t, written) {
                     self.lost_connection();
-                    self.fail(format_args!("cannot write a checkpoint to the history: {e}"));
+                    self.fail(format_args!(
+                        "cannot write a checkpoint to the history: {e}"
+                    ));
                 }
             }
             Job::Describe(model) => {
