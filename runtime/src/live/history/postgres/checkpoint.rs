@@ -17,6 +17,9 @@ use super::writer::copy;
 use crate::live::Checkpoint;
 use crate::live::fleet::Snapshot;
 
+/// An instance's persistent slots by name.
+type Slots = Vec<(String, f64)>;
+
 /// Writes `cp` (twin time `t` as epoch seconds, written at wall time
 /// `written`) and drops all but the newest [`KEEP`]; an error is one line.
 pub(super) fn save(conn: &mut Client, cp: &Checkpoint, t: f64, written: f64) -> Result<(), String> {
@@ -95,7 +98,7 @@ pub(super) fn load(
     };
     let k: i64 = row.try_get(0).map_err(&fail)?;
     let origin: f64 = row.try_get(1).map_err(&fail)?;
-    let mut twins: Vec<(i64, String, Vec<(String, f64)>)> = Vec::new();
+    let mut twins: Vec<(i64, String, Slots)> = Vec::new();
     for r in conn
         .query(
             "SELECT twin_pos, instance FROM checkpoint_twins WHERE checkpoint = $1 ORDER BY twin_pos",

@@ -400,7 +400,7 @@ impl PostgresHistory {
                             Cell::Text(id),
                             Cell::Text(&info.name),
                             Cell::Text(state),
-                            Cell::Text(&info.severity),
+                            Cell::Text(info.severity),
                             Cell::Text(message),
                         ],
                     );
