@@ -5,8 +5,9 @@
 //! gives a server of its own in a temporary folder, listening on a free
 //! loopback port and a Unix socket in that folder, trusting local
 //! connections, and stopped (its folder removed) when dropped. PostgreSQL
-//! refuses to run as root, so as root the folder is handed to the
-//! `postgres` user and the binaries run as that user (`runuser`).
+//! refuses to run as root, so as root the folder is made in the system's
+//! temporary folder, handed to the `postgres` user, and the binaries run
+//! as that user (`runuser`).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -71,11 +72,19 @@ impl TempServer {
     /// in it); an error says which step failed and what it printed.
     pub fn start(parent: &Path) -> Result<TempServer, String> {
         let bin = binaries().ok_or("PostgreSQL is not installed (no initdb found)")?;
-        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        let dir = parent.join(format!("pg-{}-{}", std::process::id(), free_port()?));
+        let as_postgres = is_root();
+        // The postgres user must reach the folder: as root it goes in the
+        // system's temporary folder rather than under `parent`, whose
+        // parents need not let other users through.
+        let parent = if as_postgres {
+            std::env::temp_dir()
+        } else {
+            parent.to_path_buf()
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        let dir = parent.join(format!("twin-pg-{}-{}", std::process::id(), free_port()?));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let as_postgres = is_root();
         let mut server = TempServer {
             dir,
             bin,
@@ -83,12 +92,6 @@ impl TempServer {
             as_postgres,
         };
         if as_postgres {
-            // Every folder above must let the postgres user through.
-            let mut up = Some(server.dir.as_path());
-            while let Some(d) = up {
-                let _ = Command::new("chmod").arg("o+x").arg(d).output();
-                up = d.parent();
-            }
             server.check(
                 Command::new("chown")
                     .arg("postgres:postgres")
