@@ -1,6 +1,7 @@
 //! `twinc history MANIFEST`: a time range of a deployment's history as CSV.
 //!
-//! Takes the deployment manifest (to find `runtime.history`), a table, a
+//! Takes the deployment manifest (to find `runtime.history`: an SQLite
+//! file or a PostgreSQL database, which give the same CSV), a table, a
 //! time range, a twin and a list of names; gives CSV on stdout or in a
 //! file, values in their declared units with the unit in the header
 //! (`bearing_temp[degC]`). The formats are described in
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use twin_runtime::live::history::HistoryError;
 use twin_runtime::live::history::export::{Query, Reader, Table, parse_time};
+use twin_runtime::live::history::postgres::PgReader;
 use twin_runtime::live::manifest::{History, Manifest};
 
 use crate::load::Failure;
@@ -70,21 +72,6 @@ pub fn run(args: &HistoryArgs) -> u8 {
 fn export(args: &HistoryArgs) -> Result<(), Failure> {
     let manifest =
         Manifest::load(&args.manifest).map_err(|e| Failure::usage(e.join("\nerror: ")))?;
-    let path = match &manifest.runtime.history {
-        History::Sqlite(path) => path.clone(),
-        History::Postgres(_) => {
-            return Err(Failure::usage(format!(
-                "{}: runtime.history: PostgreSQL is not supported yet in this build",
-                args.manifest.display()
-            )));
-        }
-        History::Off => {
-            return Err(Failure::usage(format!(
-                "{}: runtime.history is \"off\": there is no history to read",
-                args.manifest.display()
-            )));
-        }
-    };
     let time = |flag: &str, text: &Option<String>| {
         text.as_deref()
             .map(parse_time)
@@ -109,7 +96,20 @@ fn export(args: &HistoryArgs) -> Result<(), Failure> {
             .filter(|s| !s.is_empty())
             .collect(),
     };
-    let reader = Reader::open(&path).map_err(|e| Failure::usage(e.to_string()))?;
+    let mut reader = match &manifest.runtime.history {
+        History::Sqlite(path) => {
+            Store::Sqlite(Reader::open(path).map_err(|e| Failure::usage(e.to_string()))?)
+        }
+        History::Postgres(url) => Store::Postgres(PgReader::open(url).map_err(|e| {
+            Failure::usage(format!("{}: runtime.history: {e}", args.manifest.display()))
+        })?),
+        History::Off => {
+            return Err(Failure::usage(format!(
+                "{}: runtime.history is \"off\": there is no history to read",
+                args.manifest.display()
+            )));
+        }
+    };
     let result = match &args.out {
         Some(file) => {
             let f = std::fs::File::create(file)
@@ -127,6 +127,21 @@ fn export(args: &HistoryArgs) -> Result<(), Failure> {
         }
     };
     result.map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// The history a manifest names, opened for reading.
+enum Store {
+    Sqlite(Reader),
+    Postgres(PgReader),
+}
+
+impl Store {
+    fn export(&mut self, q: &Query, out: &mut dyn Write) -> Result<u64, HistoryError> {
+        match self {
+            Store::Sqlite(r) => r.export(q, out),
+            Store::Postgres(r) => r.export(q, out),
+        }
+    }
 }
 
 fn flush_failed(e: std::io::Error) -> HistoryError {

@@ -1,8 +1,8 @@
 //! `twinc run MANIFEST.toml`: a twin in production.
 //!
 //! Takes a deployment manifest (RUNTIME.md); checks it and the model it
-//! names, sets up the history (and resumes from its last checkpoint when
-//! it has one), the sinks and the sources, and runs the fleet until
+//! names, sets up the history (an SQLite file or a PostgreSQL database;
+//! it resumes from the history's last checkpoint when it has one), the sinks and the sources, and runs the fleet until
 //! SIGINT or SIGTERM (or, in replay mode, until the data runs out), then
 //! flushes and checkpoints and exits 0. A bad manifest or
 //! binding is exit 2 with one line per problem naming the file and the
@@ -19,7 +19,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use twin_runtime::live::Observer;
 use twin_runtime::live::api::{self, Server, whatif::WhatIf};
-use twin_runtime::live::history::SqliteHistory;
+use twin_runtime::live::history::{HistoryError, PostgresHistory, SqliteHistory};
 use twin_runtime::live::manifest::{History, Manifest, SourceKind};
 use twin_runtime::live::mqtt;
 use twin_runtime::live::publish::StdoutSink;
@@ -104,11 +104,15 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
             observers.push(Box::new(store));
             resume
         }
-        History::Postgres(_) => {
-            return Err(Failure::usage(format!(
-                "{}: runtime.history: PostgreSQL is not supported yet in this build; use \"sqlite:FILE\"",
-                args.manifest.display()
-            )));
+        History::Postgres(url) => {
+            let in_manifest = |e: HistoryError| {
+                Failure::usage(format!("{}: runtime.history: {e}", args.manifest.display()))
+            };
+            let store = PostgresHistory::open(url, &model, manifest.runtime.decimate)
+                .map_err(in_manifest)?;
+            let resume = store.last_checkpoint().map_err(in_manifest)?;
+            observers.push(Box::new(store));
+            resume
         }
         History::Off => None,
     };

@@ -1,7 +1,8 @@
 //! End-to-end tests of `twinc`: the built binary run as a user runs it,
 //! checking exit statuses, stdout and stderr of `check`, `sim`, `test` and
 //! `simulate` (in [`simulate`]), `run`'s history and `history` (in
-//! [`history`]), `run`'s HTTP API (in [`run_api`]), `lsp` (in [`lsp`]),
+//! [`history`]; with PostgreSQL in [`postgres`]), `run`'s HTTP API (in
+//! [`run_api`]), `lsp` (in [`lsp`]),
 //! and that every bundled example checks and simulates.
 
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::process::{Command, Output};
 
 mod history;
 mod lsp;
+mod postgres;
 mod run_api;
 mod simulate;
 

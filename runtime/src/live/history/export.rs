@@ -57,7 +57,7 @@ impl Table {
     }
 
     /// The catalog kind of the names this table is filtered by.
-    fn kind(self) -> &'static str {
+    pub(super) fn kind(self) -> &'static str {
         match self {
             Table::Signals => "signal",
             Table::Samples | Table::Rejected => "sensor",
@@ -102,17 +102,41 @@ pub fn parse_time(text: &str) -> Result<f64, String> {
 }
 
 /// One catalog entry.
-struct Entry {
-    name: String,
-    col: Option<String>,
-    unit: String,
-    scale: f64,
-    offset: f64,
-    format: String,
-    variants: Vec<String>,
+pub(super) struct Entry {
+    pub(super) name: String,
+    pub(super) col: Option<String>,
+    pub(super) unit: String,
+    pub(super) scale: f64,
+    pub(super) offset: f64,
+    pub(super) format: String,
+    pub(super) variants: Vec<String>,
 }
 
 impl Entry {
+    /// An entry from the catalog's columns (`variants` comma-separated).
+    pub(super) fn new(
+        name: String,
+        col: Option<String>,
+        unit: String,
+        (scale, offset): (f64, f64),
+        format: String,
+        variants: &str,
+    ) -> Entry {
+        Entry {
+            name,
+            col,
+            unit,
+            scale,
+            offset,
+            format,
+            variants: variants
+                .split(',')
+                .filter(|v| !v.is_empty())
+                .map(String::from)
+                .collect(),
+        }
+    }
+
     fn header(&self) -> String {
         if self.format != "real" || self.unit.is_empty() || self.unit == "1" {
             self.name.clone()
@@ -164,6 +188,77 @@ fn io(e: std::io::Error) -> HistoryError {
     HistoryError(format!("cannot write the export: {e}"))
 }
 
+/// The rows an export reads: a time range, inclusive, of one twin or all.
+pub(super) struct Range {
+    pub(super) from: f64,
+    pub(super) to: f64,
+    pub(super) twin: Option<String>,
+}
+
+/// One value of an event table's row.
+pub(super) enum Cell {
+    Null,
+    Real(f64),
+    Integer(i64),
+    Text(String),
+}
+
+/// What an event table's export selects (alarms, commands, dead letters)
+/// and in which order; the third column names the alarm, actuator or
+/// sensor. Ties in time and twin fall in key order (a dead letter's id is
+/// the order it arrived in), so every store gives the same CSV.
+pub(super) fn event_columns(table: Table) -> (&'static str, &'static str, &'static str) {
+    match table {
+        Table::Alarms => (
+            "t,id,alarm,severity,state,message",
+            "SELECT t, instance, alarm, severity, state, message FROM alarms",
+            "ORDER BY t, instance, alarm",
+        ),
+        Table::Commands => (
+            "t,id,actuator,value,unit",
+            "SELECT t, instance, actuator, value, unit FROM commands",
+            "ORDER BY t, instance, actuator",
+        ),
+        _ => (
+            "t,id,sensor,reason,origin,raw",
+            "SELECT t, instance, sensor, reason, origin, raw FROM rejected",
+            "ORDER BY t, instance, id",
+        ),
+    }
+}
+
+/// A called-back row reader, so that one export serves every store.
+pub(super) type Each<'a, T> = &'a mut dyn FnMut(T) -> Result<(), HistoryError>;
+
+/// Where an export reads the history from: the SQLite file, or
+/// PostgreSQL ([`super::postgres::PgReader`]). Each method calls `each`
+/// once per row, in `(t, instance)` order.
+pub(super) trait Store {
+    /// The catalog entries of `kind`, by position.
+    fn catalog(&mut self, kind: &str) -> Result<Vec<Entry>, HistoryError>;
+    /// `signals` rows: time, twin and the values of `cols` (NULL for a
+    /// name without a column).
+    fn signals(
+        &mut self,
+        cols: &[Option<&str>],
+        range: &Range,
+        each: Each<'_, (f64, String, Vec<Option<f64>>)>,
+    ) -> Result<(), HistoryError>;
+    /// `samples` rows: time, twin, sensor and SI value.
+    fn samples(
+        &mut self,
+        range: &Range,
+        each: Each<'_, (f64, String, String, Option<f64>)>,
+    ) -> Result<(), HistoryError>;
+    /// The rows of an event table, as [`event_columns`] selects them.
+    fn events(
+        &mut self,
+        table: Table,
+        range: &Range,
+        each: Each<'_, Vec<Cell>>,
+    ) -> Result<(), HistoryError>;
+}
+
 /// A history file opened for reading.
 pub struct Reader {
     conn: Connection,
@@ -207,9 +302,19 @@ impl Reader {
         schema::meta(&self.conn, "twin")
     }
 
-    fn catalog(&self, kind: &str) -> Result<Vec<Entry>, HistoryError> {
+    /// Writes the query's rows as CSV; gives the number of data rows.
+    pub fn export(&self, q: &Query, out: &mut dyn Write) -> Result<u64, HistoryError> {
+        export(&mut SqliteStore(&self.conn), q, out)
+    }
+}
+
+/// The SQLite file as a [`Store`].
+struct SqliteStore<'a>(&'a Connection);
+
+impl Store for SqliteStore<'_> {
+    fn catalog(&mut self, kind: &str) -> Result<Vec<Entry>, HistoryError> {
         let mut stmt = self
-            .conn
+            .0
             .prepare(
                 "SELECT name, col, unit, scale, si_offset, format, variants FROM catalog
                  WHERE kind = ?1 ORDER BY position",
@@ -217,221 +322,263 @@ impl Reader {
             .map_err(sql)?;
         let rows = stmt
             .query_map([kind], |r| {
-                let variants: String = r.get(6)?;
-                Ok(Entry {
-                    name: r.get(0)?,
-                    col: r.get(1)?,
-                    unit: r.get(2)?,
-                    scale: r.get(3)?,
-                    offset: r.get(4)?,
-                    format: r.get(5)?,
-                    variants: variants
-                        .split(',')
-                        .filter(|v| !v.is_empty())
-                        .map(String::from)
-                        .collect(),
-                })
+                Ok(Entry::new(
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    (r.get(3)?, r.get(4)?),
+                    r.get(5)?,
+                    &r.get::<_, String>(6)?,
+                ))
             })
             .map_err(sql)?;
         rows.collect::<Result<_, _>>().map_err(sql)
     }
 
-    /// The catalog entries the query names (all when it names none), or
-    /// an error naming the first unknown one and what there is.
-    fn selected(&self, q: &Query) -> Result<Vec<Entry>, HistoryError> {
-        let mut all = self.catalog(q.table.kind())?;
-        if q.names.is_empty() {
-            return Ok(all);
-        }
-        let mut out = Vec::new();
-        for name in &q.names {
-            match all.iter().position(|e| e.name == *name) {
-                Some(i) => out.push(all.swap_remove(i)),
-                None if out.iter().any(|e: &Entry| e.name == *name) => {}
-                None => {
-                    let mut known: Vec<String> = self
-                        .catalog(q.table.kind())?
-                        .into_iter()
-                        .map(|e| e.name)
-                        .collect();
-                    known.sort();
-                    return Err(HistoryError(format!(
-                        "no {} `{name}` in the history; it has: {}",
-                        q.table.kind(),
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    )));
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Writes the query's rows as CSV; gives the number of data rows.
-    pub fn export(&self, q: &Query, out: &mut dyn Write) -> Result<u64, HistoryError> {
-        let entries = self.selected(q)?;
-        let range = (
-            q.from.unwrap_or(f64::NEG_INFINITY),
-            q.to.unwrap_or(f64::INFINITY),
-            q.twin.clone(),
-        );
-        match q.table {
-            Table::Signals => self.signals(&entries, range, out),
-            Table::Samples => self.samples(&entries, range, out),
-            Table::Alarms | Table::Commands | Table::Rejected => {
-                // Unfiltered, dead letters for names the model lacks (an
-                // unbound column, a message for no sensor) are kept too.
-                let filter = (!q.names.is_empty()).then_some(entries.as_slice());
-                self.events(q.table, filter, range, out)
-            }
-        }
-    }
-
     fn signals(
-        &self,
-        entries: &[Entry],
-        (from, to, twin): (f64, f64, Option<String>),
-        out: &mut dyn Write,
-    ) -> Result<u64, HistoryError> {
-        let header: Vec<String> = entries.iter().map(|e| field(&e.header())).collect();
-        writeln!(out, "t,id{}", prefixed(&header)).map_err(io)?;
-        let cols: String = entries
+        &mut self,
+        cols: &[Option<&str>],
+        range: &Range,
+        each: Each<'_, (f64, String, Vec<Option<f64>>)>,
+    ) -> Result<(), HistoryError> {
+        let cols: String = cols
             .iter()
-            .map(|e| format!(", {}", e.col.as_deref().map_or("NULL".into(), quote)))
+            .map(|c| format!(", {}", c.map_or("NULL".into(), quote)))
             .collect();
         let mut stmt = self
-            .conn
+            .0
             .prepare(&format!(
                 "SELECT t, instance{cols} FROM signals
                  WHERE t >= ?1 AND t <= ?2 AND (?3 IS NULL OR instance = ?3)
                  ORDER BY t, instance"
             ))
             .map_err(sql)?;
-        let mut rows = stmt.query(params![from, to, twin]).map_err(sql)?;
-        let mut n = 0;
+        let width = stmt.column_count();
+        let mut rows = stmt
+            .query(params![range.from, range.to, range.twin])
+            .map_err(sql)?;
         while let Some(r) = rows.next().map_err(sql)? {
-            let t: f64 = r.get(0).map_err(sql)?;
-            let id: String = r.get(1).map_err(sql)?;
-            let mut line = format!("{},{}", time(t), field(&id));
-            for (c, e) in entries.iter().enumerate() {
-                let v: Option<f64> = r.get(c + 2).map_err(sql)?;
-                line.push(',');
-                line.push_str(&e.cell(v));
-            }
-            writeln!(out, "{line}").map_err(io)?;
-            n += 1;
+            let values = (2..width)
+                .map(|c| r.get::<_, Option<f64>>(c))
+                .collect::<Result<_, _>>()
+                .map_err(sql)?;
+            each((r.get(0).map_err(sql)?, r.get(1).map_err(sql)?, values))?;
         }
-        Ok(n)
+        Ok(())
     }
 
     fn samples(
-        &self,
-        entries: &[Entry],
-        (from, to, twin): (f64, f64, Option<String>),
-        out: &mut dyn Write,
-    ) -> Result<u64, HistoryError> {
-        let header: Vec<String> = entries.iter().map(|e| field(&e.header())).collect();
-        writeln!(out, "t,id{}", prefixed(&header)).map_err(io)?;
+        &mut self,
+        range: &Range,
+        each: Each<'_, (f64, String, String, Option<f64>)>,
+    ) -> Result<(), HistoryError> {
         let mut stmt = self
-            .conn
+            .0
             .prepare(
                 "SELECT t, instance, sensor, value_si FROM samples
                  WHERE t >= ?1 AND t <= ?2 AND (?3 IS NULL OR instance = ?3)
                  ORDER BY t, instance",
             )
             .map_err(sql)?;
-        let mut rows = stmt.query(params![from, to, twin]).map_err(sql)?;
-        let mut n = 0;
-        let mut current: Option<(f64, String)> = None;
-        let mut cells = vec![String::new(); entries.len()];
-        let mut flush = |key: &Option<(f64, String)>, cells: &mut Vec<String>| {
-            if let Some((t, id)) = key
-                && cells.iter().any(|c| !c.is_empty())
-            {
-                writeln!(out, "{},{},{}", time(*t), field(id), cells.join(",")).map_err(io)?;
-                n += 1;
-            }
-            cells.iter_mut().for_each(String::clear);
-            Ok::<(), HistoryError>(())
-        };
+        let mut rows = stmt
+            .query(params![range.from, range.to, range.twin])
+            .map_err(sql)?;
         while let Some(r) = rows.next().map_err(sql)? {
-            let t: f64 = r.get(0).map_err(sql)?;
-            let id: String = r.get(1).map_err(sql)?;
-            let sensor: String = r.get(2).map_err(sql)?;
-            let v: Option<f64> = r.get(3).map_err(sql)?;
-            if current
-                .as_ref()
-                .is_none_or(|(ct, cid)| *ct != t || *cid != id)
-            {
-                flush(&current, &mut cells)?;
-                current = Some((t, id));
-            }
-            if let Some(c) = entries.iter().position(|e| e.name == sensor) {
-                cells[c] = entries[c].cell(v);
-            }
+            each((
+                r.get(0).map_err(sql)?,
+                r.get(1).map_err(sql)?,
+                r.get(2).map_err(sql)?,
+                r.get(3).map_err(sql)?,
+            ))?;
         }
-        flush(&current, &mut cells)?;
-        Ok(n)
+        Ok(())
     }
 
     fn events(
-        &self,
+        &mut self,
         table: Table,
-        filter: Option<&[Entry]>,
-        (from, to, twin): (f64, f64, Option<String>),
-        out: &mut dyn Write,
-    ) -> Result<u64, HistoryError> {
-        // The third column names the alarm, actuator or sensor.
-        let (header, select) = match table {
-            Table::Alarms => (
-                "t,id,alarm,severity,state,message",
-                "SELECT t, instance, alarm, severity, state, message FROM alarms",
-            ),
-            Table::Commands => (
-                "t,id,actuator,value,unit",
-                "SELECT t, instance, actuator, value, unit FROM commands",
-            ),
-            _ => (
-                "t,id,sensor,reason,origin,raw",
-                "SELECT t, instance, sensor, reason, origin, raw FROM rejected",
-            ),
-        };
-        writeln!(out, "{header}").map_err(io)?;
-        let width = header.split(',').count();
+        range: &Range,
+        each: Each<'_, Vec<Cell>>,
+    ) -> Result<(), HistoryError> {
+        let (_, select, order) = event_columns(table);
         let mut stmt = self
-            .conn
+            .0
             .prepare(&format!(
-                "{select} WHERE t >= ?1 AND t <= ?2 AND (?3 IS NULL OR instance = ?3)
-                 ORDER BY t, instance"
+                "{select} WHERE t >= ?1 AND t <= ?2 AND (?3 IS NULL OR instance = ?3) {order}"
             ))
             .map_err(sql)?;
-        let mut rows = stmt.query(params![from, to, twin]).map_err(sql)?;
-        let mut n = 0;
+        let width = stmt.column_count();
+        let mut rows = stmt
+            .query(params![range.from, range.to, range.twin])
+            .map_err(sql)?;
         while let Some(r) = rows.next().map_err(sql)? {
             let mut cells = Vec::with_capacity(width);
             for c in 0..width {
-                let cell = match r.get::<_, Value>(c).map_err(sql)? {
-                    Value::Null => String::new(),
-                    Value::Real(v) if c == 0 => time(v),
-                    Value::Real(v) => number(v),
-                    Value::Integer(v) => v.to_string(),
-                    Value::Text(s) => s,
-                    Value::Blob(b) => String::from_utf8_lossy(&b).into_owned(),
-                };
-                cells.push(cell);
+                cells.push(match r.get::<_, Value>(c).map_err(sql)? {
+                    Value::Null => Cell::Null,
+                    Value::Real(v) => Cell::Real(v),
+                    Value::Integer(v) => Cell::Integer(v),
+                    Value::Text(s) => Cell::Text(s),
+                    Value::Blob(b) => Cell::Text(String::from_utf8_lossy(&b).into_owned()),
+                });
             }
-            if filter.is_some_and(|f| !f.iter().any(|e| e.name == cells[2])) {
-                continue;
+            each(cells)?;
+        }
+        Ok(())
+    }
+}
+
+/// The catalog entries the query names (all when it names none), or
+/// an error naming the first unknown one and what there is.
+fn selected(store: &mut dyn Store, q: &Query) -> Result<Vec<Entry>, HistoryError> {
+    let mut all = store.catalog(q.table.kind())?;
+    if q.names.is_empty() {
+        return Ok(all);
+    }
+    let mut out = Vec::new();
+    for name in &q.names {
+        match all.iter().position(|e| e.name == *name) {
+            Some(i) => out.push(all.swap_remove(i)),
+            None if out.iter().any(|e: &Entry| e.name == *name) => {}
+            None => {
+                let mut known: Vec<String> = store
+                    .catalog(q.table.kind())?
+                    .into_iter()
+                    .map(|e| e.name)
+                    .collect();
+                known.sort();
+                return Err(HistoryError(format!(
+                    "no {} `{name}` in the history; it has: {}",
+                    q.table.kind(),
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
             }
-            let line: Vec<String> = cells.iter().map(|c| field(c)).collect();
-            writeln!(out, "{}", line.join(",")).map_err(io)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the query's rows from `store` as CSV; gives the number of data
+/// rows.
+pub(super) fn export(
+    store: &mut dyn Store,
+    q: &Query,
+    out: &mut dyn Write,
+) -> Result<u64, HistoryError> {
+    let entries = selected(store, q)?;
+    let range = Range {
+        from: q.from.unwrap_or(f64::NEG_INFINITY),
+        to: q.to.unwrap_or(f64::INFINITY),
+        twin: q.twin.clone(),
+    };
+    match q.table {
+        Table::Signals => signals(store, &entries, &range, out),
+        Table::Samples => samples(store, &entries, &range, out),
+        Table::Alarms | Table::Commands | Table::Rejected => {
+            // Unfiltered, dead letters for names the model lacks (an
+            // unbound column, a message for no sensor) are kept too.
+            let filter = (!q.names.is_empty()).then_some(entries.as_slice());
+            events(store, q.table, filter, &range, out)
+        }
+    }
+}
+
+fn signals(
+    store: &mut dyn Store,
+    entries: &[Entry],
+    range: &Range,
+    out: &mut dyn Write,
+) -> Result<u64, HistoryError> {
+    let header: Vec<String> = entries.iter().map(|e| field(&e.header())).collect();
+    writeln!(out, "t,id{}", prefixed(&header)).map_err(io)?;
+    let cols: Vec<Option<&str>> = entries.iter().map(|e| e.col.as_deref()).collect();
+    let mut n = 0;
+    store.signals(&cols, range, &mut |(t, id, values)| {
+        let mut line = format!("{},{}", time(t), field(&id));
+        for (e, v) in entries.iter().zip(values) {
+            line.push(',');
+            line.push_str(&e.cell(v));
+        }
+        writeln!(out, "{line}").map_err(io)?;
+        n += 1;
+        Ok(())
+    })?;
+    Ok(n)
+}
+
+fn samples(
+    store: &mut dyn Store,
+    entries: &[Entry],
+    range: &Range,
+    out: &mut dyn Write,
+) -> Result<u64, HistoryError> {
+    let header: Vec<String> = entries.iter().map(|e| field(&e.header())).collect();
+    writeln!(out, "t,id{}", prefixed(&header)).map_err(io)?;
+    let mut n = 0;
+    let mut current: Option<(f64, String)> = None;
+    let mut cells = vec![String::new(); entries.len()];
+    let mut flush = |key: &Option<(f64, String)>, cells: &mut Vec<String>| {
+        if let Some((t, id)) = key
+            && cells.iter().any(|c| !c.is_empty())
+        {
+            writeln!(out, "{},{},{}", time(*t), field(id), cells.join(",")).map_err(io)?;
             n += 1;
         }
-        Ok(n)
-    }
+        cells.iter_mut().for_each(String::clear);
+        Ok::<(), HistoryError>(())
+    };
+    store.samples(range, &mut |(t, id, sensor, v)| {
+        if current
+            .as_ref()
+            .is_none_or(|(ct, cid)| *ct != t || *cid != id)
+        {
+            flush(&current, &mut cells)?;
+            current = Some((t, id));
+        }
+        if let Some(c) = entries.iter().position(|e| e.name == sensor) {
+            cells[c] = entries[c].cell(v);
+        }
+        Ok(())
+    })?;
+    flush(&current, &mut cells)?;
+    Ok(n)
+}
+
+fn events(
+    store: &mut dyn Store,
+    table: Table,
+    filter: Option<&[Entry]>,
+    range: &Range,
+    out: &mut dyn Write,
+) -> Result<u64, HistoryError> {
+    let (header, _, _) = event_columns(table);
+    writeln!(out, "{header}").map_err(io)?;
+    let mut n = 0;
+    store.events(table, range, &mut |row| {
+        let cells: Vec<String> = row
+            .into_iter()
+            .enumerate()
+            .map(|(c, cell)| match cell {
+                Cell::Null => String::new(),
+                Cell::Real(v) if c == 0 => time(v),
+                Cell::Real(v) => number(v),
+                Cell::Integer(v) => v.to_string(),
+                Cell::Text(s) => s,
+            })
+            .collect();
+        if filter.is_some_and(|f| !f.iter().any(|e| Some(&e.name) == cells.get(2))) {
+            return Ok(());
+        }
+        let line: Vec<String> = cells.iter().map(|c| field(c)).collect();
+        writeln!(out, "{}", line.join(",")).map_err(io)?;
+        n += 1;
+        Ok(())
+    })?;
+    Ok(n)
 }
 
 /// `,a,b,c`.

@@ -56,6 +56,7 @@
 
 mod checkpoint;
 pub mod export;
+pub mod postgres;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -73,6 +74,7 @@ use super::sources::now_epoch;
 use super::{Accepted, Checkpoint, Observer, Rejection, Tick};
 
 pub use checkpoint::KEEP as KEPT_CHECKPOINTS;
+pub use postgres::PostgresHistory;
 
 /// Why the history cannot be opened or read.
 #[derive(Clone, Debug, PartialEq, Eq)]

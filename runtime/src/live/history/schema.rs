@@ -174,14 +174,14 @@ fn migrate(conn: &Connection, from: i64) -> Result<(), HistoryError> {
     Ok(())
 }
 
-/// `name` quoted as an SQL identifier.
+/// `name` quoted as an SQL identifier (in SQLite and PostgreSQL alike).
 pub fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// A column name for signal `name` that no other column takes (SQLite
 /// compares column names without regard to case).
-fn column_for(name: &str, taken: &[String]) -> String {
+pub(super) fn column_for(name: &str, taken: &[String]) -> String {
     let clashes = |c: &str| taken.iter().any(|t| t.eq_ignore_ascii_case(c));
     if !clashes(name) {
         return name.to_string();
@@ -201,12 +201,69 @@ fn format_name(format: &Format) -> (&'static str, String) {
     }
 }
 
-/// One catalog row to write.
-struct Entry<'a> {
-    kind: &'static str,
-    name: &'a str,
-    unit: &'a DisplayUnit,
-    format: &'a Format,
+/// One catalog row to write, the same in every store.
+pub(super) struct Entry<'a> {
+    pub(super) kind: &'static str,
+    pub(super) name: &'a str,
+    /// A signal's column in `signals`.
+    pub(super) col: Option<&'a str>,
+    /// The unit's text; SI = value × scale + offset.
+    pub(super) unit: &'a str,
+    pub(super) scale: f64,
+    pub(super) offset: f64,
+    /// `real`, `int`, `bool` or `enum`.
+    pub(super) format: &'static str,
+    /// An enum's variants, comma-separated.
+    pub(super) variants: String,
+}
+
+/// The catalog of `model` whose outputs have `columns`: its signals,
+/// sensors, actuators and alarms, in the order of their positions.
+pub(super) fn entries<'a>(model: &'a Model, columns: &'a [String]) -> Vec<Entry<'a>> {
+    let entry = |kind, name, col, unit: &'a DisplayUnit, format: &Format| {
+        let (format, variants) = format_name(format);
+        Entry {
+            kind,
+            name,
+            col,
+            unit: &unit.text,
+            scale: unit.scale,
+            offset: unit.offset,
+            format,
+            variants,
+        }
+    };
+    // An alarm is a dimensionless flag.
+    let flag = |name| Entry {
+        kind: "alarm",
+        name,
+        col: None,
+        unit: "",
+        scale: 1.0,
+        offset: 0.0,
+        format: "bool",
+        variants: String::new(),
+    };
+    let mut out = Vec::new();
+    for (o, col) in model.outputs.iter().zip(columns) {
+        out.push(entry(
+            "signal",
+            &o.name,
+            Some(col.as_str()),
+            &o.unit,
+            &o.format,
+        ));
+    }
+    for s in &model.sensors {
+        out.push(entry("sensor", &s.name, None, &s.unit, &Format::Real));
+    }
+    for a in &model.actuators {
+        out.push(entry("actuator", &a.name, None, &a.unit, &Format::Real));
+    }
+    for a in &model.alarms {
+        out.push(flag(&a.name));
+    }
+    out
 }
 
 /// Records the model's names and units in the catalog, adds a `signals`
@@ -248,52 +305,12 @@ pub fn describe(conn: &Connection, model: &Model) -> Result<Vec<String>, History
         };
         columns.push(col);
     }
-    let real = Format::Real;
-    let bool_format = Format::Bool;
-    let mut entries: Vec<(Entry<'_>, Option<&str>)> = Vec::new();
-    for (o, col) in model.outputs.iter().zip(&columns) {
-        let entry = Entry {
-            kind: "signal",
-            name: &o.name,
-            unit: &o.unit,
-            format: &o.format,
-        };
-        entries.push((entry, Some(col)));
-    }
-    let dimensionless = DisplayUnit::si("");
-    for s in &model.sensors {
-        let entry = Entry {
-            kind: "sensor",
-            name: &s.name,
-            unit: &s.unit,
-            format: &real,
-        };
-        entries.push((entry, None));
-    }
-    for a in &model.actuators {
-        let entry = Entry {
-            kind: "actuator",
-            name: &a.name,
-            unit: &a.unit,
-            format: &real,
-        };
-        entries.push((entry, None));
-    }
-    for a in &model.alarms {
-        let entry = Entry {
-            kind: "alarm",
-            name: &a.name,
-            unit: &dimensionless,
-            format: &bool_format,
-        };
-        entries.push((entry, None));
-    }
+    let entries = entries(model, &columns);
     // Positions follow the current model; names it no longer has keep
     // their rows (old data stays readable) and go after the current ones.
     tx.execute("UPDATE catalog SET position = position + 1000000", [])
         .map_err(sql("cannot update the catalog"))?;
-    for (position, (e, col)) in entries.iter().enumerate() {
-        let (format, variants) = format_name(e.format);
+    for (position, e) in entries.iter().enumerate() {
         tx.execute(
             "INSERT INTO catalog (kind, name, position, col, unit, scale, si_offset, format, variants)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -303,12 +320,12 @@ pub fn describe(conn: &Connection, model: &Model) -> Result<Vec<String>, History
                 e.kind,
                 e.name,
                 position as i64,
-                col,
-                e.unit.text,
-                e.unit.scale,
-                e.unit.offset,
-                format,
-                variants
+                e.col,
+                e.unit,
+                e.scale,
+                e.offset,
+                e.format,
+                e.variants
             ],
         )
         .map_err(sql("cannot update the catalog"))?;

@@ -25,7 +25,7 @@ use crate::live::{Checkpoint, Observer, Rejection, Tick};
 /// Heats up while `power` is on (from 0 to 10 s), raising `hot` at about
 /// 5.7 s and clearing it at about 28 s; `smooth` is a filter with state of
 /// its own, which a restart must carry over.
-const HEATER: &str = r#"use std::filters::Lag
+pub(super) const HEATER: &str = r#"use std::filters::Lag
 
 twin Heater {
     step 100 ms
@@ -43,7 +43,7 @@ twin Heater {
 }
 "#;
 
-fn model(src: &str, name: &str) -> Model {
+pub(super) fn model(src: &str, name: &str) -> Model {
     let mut sources = twin_compiler::source::Sources::new();
     let root = sources.add("heater.twin", src);
     let checked = twin_compiler::check::check(&mut sources, root);
@@ -73,7 +73,7 @@ fn telemetry() -> String {
     csv
 }
 
-fn manifest(dir: &Path, decimate: &str) -> Manifest {
+pub(super) fn manifest(dir: &Path, decimate: &str) -> Manifest {
     let _ = std::fs::write(dir.join("telemetry.csv"), telemetry());
     let text = format!(
         r#"model = "heater.twin"
@@ -108,9 +108,9 @@ source = "log"
 }
 
 /// Sets the stop flag after `n` ticks, as SIGTERM would.
-struct StopAfter {
-    n: u64,
-    stop: Arc<AtomicBool>,
+pub(super) struct StopAfter {
+    pub(super) n: u64,
+    pub(super) stop: Arc<AtomicBool>,
 }
 
 impl Observer for StopAfter {
@@ -124,7 +124,12 @@ impl Observer for StopAfter {
 
 /// Replays the telemetry in `dir` into `dir/history.db`, resuming from
 /// `resume`, stopping after `stop_after` ticks if given.
-fn replay(dir: &Path, decimate: &str, resume: Option<Checkpoint>, stop_after: Option<u64>) {
+pub(super) fn replay(
+    dir: &Path,
+    decimate: &str,
+    resume: Option<Checkpoint>,
+    stop_after: Option<u64>,
+) {
     let manifest = manifest(dir, decimate);
     let model = model(HEATER, "Heater");
     assert!(manifest.check_against(&model).is_empty());
@@ -145,11 +150,11 @@ fn replay(dir: &Path, decimate: &str, resume: Option<Checkpoint>, stop_after: Op
     runner.run();
 }
 
-fn db(dir: &Path) -> PathBuf {
+pub(super) fn db(dir: &Path) -> PathBuf {
     dir.join("history.db")
 }
 
-fn temp() -> tempfile::TempDir {
+pub(super) fn temp() -> tempfile::TempDir {
     match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => panic!("no temporary folder: {e}"),
@@ -197,7 +202,7 @@ fn count(path: &Path, sql: &str) -> i64 {
     }
 }
 
-fn export(path: &Path, q: &Query) -> String {
+pub(super) fn export(path: &Path, q: &Query) -> String {
     let mut out = Vec::new();
     match Reader::open(path).and_then(|r| r.export(q, &mut out)) {
         Ok(_) => String::from_utf8_lossy(&out).into_owned(),
@@ -205,7 +210,7 @@ fn export(path: &Path, q: &Query) -> String {
     }
 }
 
-fn query(table: Table) -> Query {
+pub(super) fn query(table: Table) -> Query {
     Query {
         table,
         from: None,
