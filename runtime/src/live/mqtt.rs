@@ -13,10 +13,11 @@
 //!
 //! Delivery, as the runtime guarantees it:
 //! - A QoS 1 message is acknowledged (PUBACK) only after the runner has
-//!   *handled* it: decoded it, applied or rejected it, and shown it to the
-//!   observers. Until then the broker keeps it in the session, so a
-//!   message that was in flight when the process died is delivered again
-//!   after the restart (same client id).
+//!   *handled* it: decoded it, applied or rejected it, shown it to the
+//!   observers, and had them make it durable (the history commits the
+//!   sample or the dead letter). Until then the broker keeps it in the
+//!   session, so a message that was in flight when the process died is
+//!   delivered again after the restart (same client id).
 //! - That is at least once, not exactly once: a message handled just
 //!   before a crash, or before a lost connection, whose acknowledgement
 //!   never reached the broker, comes again. A sample that carries a source

@@ -47,6 +47,11 @@ pub struct Metrics {
     pub samples: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
+/// Inputs handled before the observers sync and the sources may
+/// acknowledge them, at most: a steady stream is acknowledged in batches
+/// this big, a trickle message by message.
+const RELEASE_EVERY: usize = 1024;
+
 /// Rejections logged one by one per sensor and reason.
 const LOGGED_REJECTIONS: u64 = 5;
 
@@ -122,8 +127,12 @@ pub struct Runner {
     last_checkpoint: f64,
     stop: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
-    /// Per source, messages handled (see [`Runner::handled`]).
+    /// Per source, messages handled and synced (see [`Runner::handled`]).
     handled: Arc<[AtomicU64]>,
+    /// Per source, messages handled since the observers last synced.
+    unsynced: Vec<u64>,
+    /// Whether a twin was discovered since the last checkpoint.
+    discovered: bool,
 }
 
 impl Runner {
@@ -210,8 +219,11 @@ impl Runner {
         }
         let (tx, rx) = channel();
         let handled = manifest.sources.iter().map(|_| AtomicU64::new(0)).collect();
+        let unsynced = vec![0; manifest.sources.len()];
         let mut runner = Runner {
             handled,
+            unsynced,
+            discovered: false,
             last_checkpoint: fleet.time(),
             manifest,
             fleet,
@@ -266,9 +278,12 @@ impl Runner {
     }
 
     /// Per source (index into the manifest's sources), how many
-    /// [`Input::Message`]s the runner has handled: decoded, applied or
-    /// rejected, and shown to the observers. MQTT acknowledges a message
-    /// only once it is counted here.
+    /// [`Input::Message`]s the runner has handled — decoded, applied or
+    /// rejected, shown to the observers — and the observers have made
+    /// durable ([`Observer::sync`]: the history has committed it). MQTT
+    /// acknowledges a message only once it is counted here, so a message
+    /// the broker lets go of is one the history keeps, even if the process
+    /// is killed the next moment.
     pub fn handled(&self) -> Arc<[AtomicU64]> {
         self.handled.clone()
     }
@@ -318,6 +333,7 @@ impl Runner {
         for o in &mut self.observers {
             o.finish();
         }
+        self.release_now();
         self.metrics.log_rejections();
     }
 
@@ -345,7 +361,7 @@ impl Runner {
                     return;
                 }
                 match self.rx.recv_timeout(Duration::from_millis(200)) {
-                    Ok(input) => self.handle(input),
+                    Ok(input) => self.handle_batch(input),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
@@ -372,7 +388,7 @@ impl Runner {
                     break;
                 }
                 match self.rx.recv_timeout(Duration::from_secs_f64(wait.min(0.2))) {
-                    Ok(input) => self.handle(input),
+                    Ok(input) => self.handle_batch(input),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => {
                         std::thread::sleep(Duration::from_secs_f64(wait.min(0.2)))
@@ -382,6 +398,7 @@ impl Runner {
             while let Ok(input) = self.rx.try_recv() {
                 self.handle(input);
             }
+            self.release();
             let lag = (now_epoch() - due).max(0.0);
             self.metrics
                 .lag_us
@@ -488,7 +505,52 @@ impl Runner {
             o.checkpoint(&cp);
         }
         self.last_checkpoint = self.fleet.time();
+        self.discovered = false;
         self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Handles `first` and whatever else is waiting (up to
+    /// [`RELEASE_EVERY`] inputs), then [`Runner::release`]s them.
+    fn handle_batch(&mut self, first: Input) {
+        self.handle(first);
+        for _ in 1..RELEASE_EVERY {
+            match self.rx.try_recv() {
+                Ok(input) => self.handle(input),
+                Err(_) => break,
+            }
+        }
+        self.release();
+    }
+
+    /// Has the observers make what they saw durable, then counts the
+    /// messages handled since as [`Runner::handled`], for the sources to
+    /// acknowledge. One sync (a history commit) covers a whole batch. A
+    /// twin discovered in the batch is checkpointed first: once its
+    /// announcement is acknowledged, only a checkpoint remembers it.
+    ///
+    /// Nothing is released before the first tick: until then the history
+    /// does not know the twins' origin and holds rows back in memory
+    /// instead of writing them, so a commit would not cover them.
+    fn release(&mut self) {
+        if self.unsynced.iter().all(|n| *n == 0) || self.metrics.ticks.load(Ordering::Relaxed) == 0
+        {
+            return;
+        }
+        self.release_now();
+    }
+
+    /// [`Runner::release`], whether or not a tick has run (at the end of
+    /// the run, after the observers have written out what they held).
+    fn release_now(&mut self) {
+        if self.discovered {
+            self.checkpoint();
+        }
+        for o in &mut self.observers {
+            o.sync();
+        }
+        for (n, counter) in self.unsynced.iter_mut().zip(self.handled.iter()) {
+            counter.fetch_add(std::mem::take(n), Ordering::Release);
+        }
     }
 
     fn handle(&mut self, input: Input) {
@@ -529,8 +591,8 @@ impl Runner {
                 arrived,
             } => {
                 self.message(source, &topic, &payload, arrived);
-                if let Some(n) = self.handled.get(source) {
-                    n.fetch_add(1, Ordering::Release);
+                if let Some(n) = self.unsynced.get_mut(source) {
+                    *n += 1;
                 }
             }
         }
@@ -796,6 +858,7 @@ impl Runner {
         if topic.is_some_and(|t| pattern.match_id(t).as_deref() == Some(id)) {
             let model = self.fleet.model().clone();
             let i = self.fleet.add(id, &self.manifest.overrides(&model, id));
+            self.discovered = true;
             tracing::info!(twin = id, t = self.fleet.time(), "discovered a new twin");
             return Some(i);
         }

@@ -45,13 +45,17 @@
 //! # Writes
 //! Rows go into an open transaction that is committed at the first write
 //! or tick a second (of wall time) after the previous commit, before every
-//! checkpoint and on [`Observer::finish`]; a checkpoint is written only
+//! checkpoint, on [`Observer::sync`] (before MQTT acknowledges the messages
+//! behind the rows: one commit per batch of messages) and on
+//! [`Observer::finish`]; a checkpoint is written only
 //! after everything before it is committed. Rows are keyed by what they
 //! describe (`(t, instance, signal...)`, a dead letter by its time,
 //! origin, reason, instance and sensor), and a row that exists is replaced
 //! (ticks) or kept (samples, dead letters): a restart that redoes ticks and
 //! re-reads CSV rows after its checkpoint leaves the same history as a run
-//! that never stopped. A failing write is logged and counted
+//! that never stopped. The write-ahead log is moved into the database by
+//! a thread of its own ([`wal`]), so no commit waits for an fsync. A
+//! failing write is logged and counted
 //! ([`SqliteHistory::failures`]), never a panic; the run goes on.
 
 mod checkpoint;
@@ -59,6 +63,7 @@ pub mod export;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod wal;
 
 use std::fmt;
 use std::path::Path;
@@ -132,6 +137,8 @@ pub struct SqliteHistory {
     commit_every: Duration,
     failures: u64,
     rows: u64,
+    /// Checkpoints the write-ahead log in a thread of its own.
+    _wal: Option<wal::WalCheckpointer>,
 }
 
 impl SqliteHistory {
@@ -156,6 +163,11 @@ impl SqliteHistory {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| fail("cannot set synchronous", e))?;
+        let wal = wal::WalCheckpointer::start(path);
+        if wal.is_some() {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(|e| fail("cannot hand checkpoints to a thread", e))?;
+        }
         let in_file = |e: HistoryError| HistoryError(format!("`{}`: {e}", path.display()));
         schema::prepare(&conn).map_err(in_file)?;
         let columns = schema::describe(&conn, model).map_err(in_file)?;
@@ -183,6 +195,7 @@ impl SqliteHistory {
             commit_every: COMMIT_EVERY,
             failures: 0,
             rows: 0,
+            _wal: wal,
         })
     }
 
@@ -459,6 +472,13 @@ impl Observer for SqliteHistory {
             self.failures += 1;
             tracing::error!(error = %e, "cannot write a checkpoint to the history");
         }
+    }
+
+    /// Commits, so that the runner may let the broker forget the
+    /// messages seen so far (in WAL mode with `synchronous = NORMAL` a
+    /// commit survives the process being killed, without an fsync).
+    fn sync(&mut self) {
+        self.commit();
     }
 
     fn finish(&mut self) {

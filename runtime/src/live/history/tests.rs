@@ -333,6 +333,38 @@ fn rows_wait_for_a_commit_and_finish_writes_them() {
     assert_eq!(h.failures(), 0);
 }
 
+#[test]
+fn a_thread_moves_the_log_into_the_database() {
+    // SQLite's own checkpoints are off: only the history's thread can grow
+    // the database file while the history is open.
+    let dir = temp();
+    let mut h = open(dir.path());
+    let path = db(dir.path());
+    let size = || std::fs::metadata(&path).map_or(0, |m| m.len());
+    let before = size();
+    let mut fleet = fleet();
+    for _ in 0..200 {
+        let events = fleet.tick();
+        let tick = Tick {
+            fleet: &fleet,
+            events: &events,
+            epoch: fleet.time(),
+        };
+        h.tick(&tick);
+        h.sync();
+        fleet.advance();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while size() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log was never checkpointed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(h.failures(), 0);
+}
+
 fn rejection(raw: &str, t: f64) -> Rejection {
     Rejection {
         instance: "h-1".into(),
