@@ -174,18 +174,11 @@ impl SqliteHistory {
         let recorded_origin = schema::meta(&conn, "origin")
             .map_err(in_file)?
             .and_then(|o| o.parse().ok());
-        let names: String = columns
-            .iter()
-            .map(|c| format!(", {}", schema::quote(c)))
-            .collect();
-        let marks: String = (0..columns.len()).map(|_| ", ?").collect();
         Ok(SqliteHistory {
             conn,
             step: model.step,
             decimate,
-            insert_signals: format!(
-                "INSERT OR REPLACE INTO signals (t, instance{names}) VALUES (?, ?{marks})"
-            ),
+            insert_signals: insert_signals(&columns),
             origin: None,
             recorded_origin,
             waiting: Vec::new(),
@@ -400,6 +393,9 @@ impl SqliteHistory {
 
     fn write_signals(&mut self, fleet: &Fleet, epoch: f64) {
         let outputs = &fleet.model().outputs;
+        if self.insert_signals.is_empty() {
+            return;
+        }
         let sql = std::mem::take(&mut self.insert_signals);
         for (i, id) in fleet.ids().iter().enumerate() {
             let mut row = Vec::with_capacity(outputs.len() + 2);
@@ -421,6 +417,16 @@ impl SqliteHistory {
         }
         self.insert_signals = sql;
     }
+}
+
+/// `INSERT OR REPLACE INTO signals (...)` for these columns.
+fn insert_signals(columns: &[String]) -> String {
+    let names: String = columns
+        .iter()
+        .map(|c| format!(", {}", schema::quote(c)))
+        .collect();
+    let marks: String = (0..columns.len()).map(|_| ", ?").collect();
+    format!("INSERT OR REPLACE INTO signals (t, instance{names}) VALUES (?, ?{marks})")
 }
 
 impl Observer for SqliteHistory {
@@ -479,6 +485,25 @@ impl Observer for SqliteHistory {
     /// commit survives the process being killed, without an fsync).
     fn sync(&mut self) {
         self.commit();
+    }
+
+    /// The edited model's signals get their columns (a new one is added,
+    /// a dropped one keeps its old rows) and the catalog its units, so
+    /// rows go on being written after a hot reload.
+    fn reloaded(&mut self, fleet: &Fleet) {
+        // The catalog changes in a transaction of its own.
+        self.commit();
+        match schema::describe(&self.conn, fleet.model()) {
+            Ok(columns) => self.insert_signals = insert_signals(&columns),
+            Err(e) => {
+                // Rows of the old shape would fail one by one: record no
+                // signals rather than an error per row and tick.
+                self.insert_signals.clear();
+                self.failures += 1;
+                tracing::error!(error = %e, "cannot record the edited model's signals in the history; signals are not recorded until the next reload");
+            }
+        }
+        self.step = fleet.model().step;
     }
 
     fn finish(&mut self) {

@@ -574,6 +574,55 @@ fn a_signal_the_model_gains_becomes_a_column() {
 }
 
 #[test]
+fn a_hot_reload_gives_the_new_signal_a_column_and_rows_go_on() {
+    let dir = temp();
+    let mut h = open(dir.path());
+    let mut fleet = fleet();
+    let run = |h: &mut SqliteHistory, fleet: &mut Fleet, ticks: usize| {
+        for _ in 0..ticks {
+            let events = fleet.tick();
+            let tick = Tick {
+                fleet,
+                events: &events,
+                epoch: fleet.time(),
+            };
+            h.tick(&tick);
+            fleet.advance();
+        }
+    };
+    run(&mut h, &mut fleet, 11);
+    // What the runner does on a reload: a fleet of the edited model, the
+    // state carried over by name.
+    let grown = HEATER.replace(
+        "    let smooth",
+        "    let doubled: W = 2 * power\n    let smooth",
+    );
+    let mut edited = Fleet::new(model(&grown, "Heater"), 0.1);
+    edited.restore(&fleet.snapshot(), &|_| Vec::new());
+    h.reloaded(&edited);
+    run(&mut h, &mut edited, 10);
+    h.finish();
+    assert_eq!(h.failures(), 0);
+    let path = db(dir.path());
+    // 0 and 1 s before the reload, 2 s after it.
+    assert_eq!(count(&path, "SELECT count(*) FROM signals"), 3);
+    assert_eq!(
+        count(
+            &path,
+            "SELECT count(*) FROM signals WHERE doubled IS NOT NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &path,
+            "SELECT count(*) FROM catalog WHERE name = 'doubled' AND unit = 'W'"
+        ),
+        1
+    );
+}
+
+#[test]
 fn exports_are_in_declared_units_and_filtered() {
     let dir = temp();
     replay(dir.path(), "1 s", None, None);
