@@ -1,13 +1,16 @@
 //! End-to-end tests of `twinc`: the built binary run as a user runs it,
 //! checking exit statuses, stdout and stderr of `check`, `sim`, `test` and
 //! `simulate` (in [`simulate`]), `run`'s history and `history` (in
-//! [`history`]), and that every bundled example checks and
-//! simulates.
+//! [`history`]), `run` against a real MQTT broker (in [`e2e_mqtt`], with
+//! the broker from [`mosquitto`]), and that every bundled example checks
+//! and simulates.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod e2e_mqtt;
 mod history;
+mod mosquitto;
 mod simulate;
 
 fn twinc(args: &[&str]) -> Output {
