@@ -69,6 +69,11 @@ fn init_logs(format: LogFormat) {
     };
 }
 
+/// How long before a checkpoint a sample may be stamped and still have
+/// reached the runner only after it: such samples (late ones) are handed
+/// back to the twins on a resume too (s).
+const LATE_SAMPLES_S: f64 = 60.0;
+
 fn deploy(args: &RunArgs) -> Result<(), Failure> {
     let manifest =
         Manifest::load(&args.manifest).map_err(|e| Failure::usage(e.join("\nerror: ")))?;
@@ -89,6 +94,9 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::usage(format!("cannot watch signals: {e}")))?;
     }
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();
+    // Samples received after the checkpoint: the broker has forgotten
+    // them, so the twins get them from the history.
+    let mut since = Vec::new();
     let resume = match &manifest.runtime.history {
         History::Sqlite(path) => {
             let store = SqliteHistory::open(path, &model, manifest.runtime.decimate)
@@ -96,6 +104,17 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
             let resume = store
                 .last_checkpoint()
                 .map_err(|e| Failure::usage(e.to_string()))?;
+            if let Some(cp) = &resume {
+                let taken = cp.origin + cp.fleet.k as f64 * model.step;
+                match store.samples_since(taken - LATE_SAMPLES_S) {
+                    Ok(samples) => since = samples,
+                    // The run is worth more than these samples' effect on
+                    // the state; they stay in the history either way.
+                    Err(e) => {
+                        tracing::error!(error = %e, "the twins resume without the samples received after the checkpoint")
+                    }
+                }
+            }
             observers.push(Box::new(store));
             resume
         }
@@ -121,6 +140,8 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
         }
     }
     let mut runner = Runner::new(manifest, model, observers, resume, stop);
+    runner.reapply(&since);
+    drop(since);
     tracing::info!(
         twin = runner.fleet().model().name,
         twins = runner.fleet().ids().len(),

@@ -683,7 +683,9 @@ fn a_killed_runtime_resumes_and_loses_no_sample() {
 
     // A round of samples for every twin every 20 ms, 600 + r/10 cm stamped
     // now: 25 rounds up, the kill (SIGKILL: no flush, no checkpoint), 25
-    // rounds while it is down, the restart, 25 rounds after.
+    // rounds while it is down, the restart, 25 rounds after. The rounds up
+    // are acknowledged and so never delivered again: only the history
+    // can give them back to the twins.
     let mut round = 0;
     let mut stream = |plant: &mut Plant, rounds: usize| {
         let (from, to) = (round, round + rounds);
@@ -744,6 +746,21 @@ fn a_killed_runtime_resumes_and_loses_no_sample() {
     // age went back, and twin time 0 is the same instant.
     d.assert_age_is_twin_time();
     assert_eq!(d.origin().to_bits(), origin.to_bits());
+    // The ticks run again after the restart saw the samples received
+    // before the kill: from shortly after the first round on, no twin's
+    // level (its pump) is the one the checkpoint held (1.xx m).
+    let settled = started + 0.3;
+    let reverted: Vec<_> = d
+        .signals()
+        .into_iter()
+        .filter(|(t, _, _, pump)| *t >= settled && pump.is_none_or(|p| p < 6.0))
+        .collect();
+    assert!(
+        reverted.is_empty(),
+        "{} rows after {settled} hold the level from before the stream, the first: {:?}",
+        reverted.len(),
+        reverted.first()
+    );
 }
 
 #[test]

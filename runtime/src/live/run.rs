@@ -133,6 +133,8 @@ pub struct Runner {
     unsynced: Vec<u64>,
     /// Whether a twin was discovered since the last checkpoint.
     discovered: bool,
+    /// Whether the run resumed from a checkpoint.
+    resumed: bool,
 }
 
 impl Runner {
@@ -217,6 +219,7 @@ impl Runner {
                 }
             }
         }
+        let resumed = resume.is_some();
         let (tx, rx) = channel();
         let handled = manifest.sources.iter().map(|_| AtomicU64::new(0)).collect();
         let unsynced = vec![0; manifest.sources.len()];
@@ -224,6 +227,7 @@ impl Runner {
             handled,
             unsynced,
             discovered: false,
+            resumed,
             last_checkpoint: fleet.time(),
             manifest,
             fleet,
@@ -239,6 +243,59 @@ impl Runner {
         };
         runner.bind();
         runner
+    }
+
+    /// Hands the twins, after a resume, the samples the history received
+    /// after the checkpoint (see [`SqliteHistory::samples_since`]): each is
+    /// queued for its tick, so the ticks the restart runs again see what
+    /// they saw before. Samples the checkpoint already holds, and any of a
+    /// sensor fed by a CSV file (whose rows are read again), are skipped;
+    /// a run that did not resume (none to resume from, or a replay that
+    /// ran to the end starting over) takes none. Gives how many were
+    /// queued. Call before any source starts.
+    ///
+    /// [`SqliteHistory::samples_since`]: super::history::SqliteHistory::samples_since
+    pub fn reapply(&mut self, samples: &[super::history::Stored]) -> usize {
+        if !self.resumed {
+            return 0;
+        }
+        let origin = self.origin.unwrap_or(0.0);
+        let mut queued = 0;
+        for sample in samples {
+            let csv = self.manifest.sensors.iter().any(|b| {
+                b.sensor == sample.sensor
+                    && matches!(
+                        self.manifest.sources.get(b.source).map(|s| &s.kind),
+                        Some(SourceKind::Csv { .. })
+                    )
+            });
+            let sensor = self
+                .fleet
+                .model()
+                .sensors
+                .iter()
+                .position(|s| s.name == sample.sensor);
+            let (Some(i), Some(sensor), false) = (self.fleet.index(&sample.instance), sensor, csv)
+            else {
+                continue;
+            };
+            // Older than or as old as what the checkpoint holds: applied
+            // before it was taken.
+            if self
+                .fleet
+                .offer(i, sensor, sample.t - origin, sample.value)
+                .is_ok()
+            {
+                queued += 1;
+            }
+        }
+        if queued > 0 {
+            tracing::info!(
+                samples = queued,
+                "handed the twins the samples the history received after the checkpoint"
+            );
+        }
+        queued
     }
 
     /// (Re)builds the sensor bindings against the fleet's model.

@@ -197,6 +197,33 @@ impl SqliteHistory {
         checkpoint::last(&self.conn)
     }
 
+    /// Samples the history holds stamped after `t` (seconds since the
+    /// epoch), oldest first, in SI: what a restart from a checkpoint taken
+    /// at about `t` hands back to the twins
+    /// ([`super::run::Runner::reapply`]), since the broker has forgotten
+    /// them once they were committed here.
+    pub fn samples_since(&self, t: f64) -> Result<Vec<Stored>, HistoryError> {
+        let read = |e: rusqlite::Error| HistoryError(format!("cannot read the samples: {e}"));
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT instance, sensor, t, value_si FROM samples
+                 WHERE t > ?1 AND value_si IS NOT NULL ORDER BY t",
+            )
+            .map_err(read)?;
+        let rows = stmt
+            .query_map([t], |r| {
+                Ok(Stored {
+                    instance: r.get(0)?,
+                    sensor: r.get(1)?,
+                    t: r.get(2)?,
+                    value: r.get(3)?,
+                })
+            })
+            .map_err(read)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(read)
+    }
+
     /// Every kept checkpoint, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, HistoryError> {
         let mut out = Vec::new();
@@ -417,6 +444,19 @@ impl SqliteHistory {
         }
         self.insert_signals = sql;
     }
+}
+
+/// A sample as the history keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored {
+    /// The twin's id.
+    pub instance: String,
+    /// The sensor's name.
+    pub sensor: String,
+    /// Its time, in seconds since the epoch.
+    pub t: f64,
+    /// Its value in SI.
+    pub value: f64,
 }
 
 /// `INSERT OR REPLACE INTO signals (...)` for these columns.

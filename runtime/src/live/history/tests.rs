@@ -710,6 +710,76 @@ const SAME_AFTER_RESTART: [&str; 4] = [
 ];
 
 #[test]
+fn samples_after_a_checkpoint_go_back_to_a_resumed_runner_unless_a_csv_gives_them_again() {
+    let dir = temp();
+    // Stopped midway: samples 0 ..= 20 s, checkpoints every 5 s.
+    replay(dir.path(), "1 s", None, Some(150));
+    let h = open(dir.path());
+    let Ok(Some(cp)) = h.last_checkpoint() else {
+        panic!("no checkpoint");
+    };
+    let taken = cp.origin + cp.fleet.k as f64 * 0.1;
+    let since = match h.samples_since(taken - 3.0) {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    drop(h);
+    assert!(!since.is_empty());
+    assert!(since.windows(2).all(|w| w[0].t <= w[1].t));
+    assert!(since.iter().all(|s| s.t > taken - 3.0));
+    // Power is on until 10 s, in W.
+    let power = since
+        .iter()
+        .find(|s| s.sensor == "power" && s.instance == "h-1");
+    assert!(power.is_some_and(|p| p.value == if p.t < 10.0 { 1000.0 } else { 0.0 }));
+    let model = model(HEATER, "Heater");
+    let runner = |text: &str, resume: Option<Checkpoint>| {
+        let csv = manifest(dir.path(), "1 s");
+        let manifest = if text.is_empty() {
+            csv
+        } else {
+            match Manifest::parse(text, &csv.path) {
+                Ok(m) => m,
+                Err(e) => panic!("{e:?}"),
+            }
+        };
+        Runner::new(
+            manifest,
+            model.clone(),
+            Vec::new(),
+            resume,
+            Arc::new(AtomicBool::new(false)),
+        )
+    };
+    // The CSV source reads its rows after the checkpoint again: none.
+    assert_eq!(runner("", Some(cp.clone())).reapply(&since), 0);
+    // Samples from a source that cannot give them again: those the
+    // checkpoint had not applied, stamped at or after its tick (which had
+    // not run yet); the 3 s before it were applied already.
+    let stdin = r#"model = "heater.twin"
+[runtime]
+mode = "replay"
+api = "off"
+[[source]]
+name = "feed"
+kind = "stdin"
+[instances]
+ids = ["h-1", "h-2"]
+[sensors.power]
+source = "feed"
+topic = "{id}/power"
+[sensors.ambient]
+source = "feed"
+topic = "{id}/ambient"
+"#;
+    let after = since.iter().filter(|s| s.t >= taken - 1e-9).count();
+    assert!(after > 0);
+    assert_eq!(runner(stdin, Some(cp)).reapply(&since), after);
+    // A run that did not resume takes none.
+    assert_eq!(runner(stdin, None).reapply(&since), 0);
+}
+
+#[test]
 fn a_replay_resumed_from_its_last_checkpoint_matches_an_unbroken_one() {
     let unbroken = temp();
     replay(unbroken.path(), "1 s", None, None);
