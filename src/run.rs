@@ -19,7 +19,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use twin_runtime::live::Observer;
 use twin_runtime::live::api::{self, Server, whatif::WhatIf};
-use twin_runtime::live::history::{HistoryError, PostgresHistory, SqliteHistory};
+use twin_runtime::live::history::{HistoryError, PostgresHistory, SqliteHistory, Stored};
 use twin_runtime::live::manifest::{History, Manifest, SourceKind};
 use twin_runtime::live::mqtt;
 use twin_runtime::live::publish::StdoutSink;
@@ -73,6 +73,31 @@ fn init_logs(format: LogFormat) {
     };
 }
 
+/// How long before a checkpoint a sample may be stamped and still have
+/// reached the runner only after it: such samples (late ones) are handed
+/// back to the twins on a resume too (s).
+const LATE_SAMPLES_S: f64 = 60.0;
+
+/// The samples a history holds from a little before checkpoint `cp` was
+/// taken ([`LATE_SAMPLES_S`]), read with `read`: the broker has forgotten
+/// them, so the resumed twins get them from there. None when they cannot
+/// be read: the run is worth more than their effect on the state, and
+/// they stay in the history either way.
+fn after_checkpoint(
+    cp: &twin_runtime::live::Checkpoint,
+    model: &twin_compiler::ir::Model,
+    read: impl FnOnce(f64) -> Result<Vec<Stored>, HistoryError>,
+) -> Vec<Stored> {
+    let taken = cp.origin + cp.fleet.k as f64 * model.step;
+    match read(taken - LATE_SAMPLES_S) {
+        Ok(samples) => samples,
+        Err(e) => {
+            tracing::error!(error = %e, "the twins resume without the samples received after the checkpoint");
+            Vec::new()
+        }
+    }
+}
+
 fn deploy(args: &RunArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let manifest =
@@ -94,6 +119,9 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::usage(format!("cannot watch signals: {e}")))?;
     }
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();
+    // Samples received after the checkpoint: the broker has forgotten
+    // them, so the twins get them from the history.
+    let mut since = Vec::new();
     let resume = match &manifest.runtime.history {
         History::Sqlite(path) => {
             let store = SqliteHistory::open(path, &model, manifest.runtime.decimate)
@@ -101,6 +129,9 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
             let resume = store
                 .last_checkpoint()
                 .map_err(|e| Failure::usage(e.to_string()))?;
+            if let Some(cp) = &resume {
+                since = after_checkpoint(cp, &model, |t| store.samples_since(t));
+            }
             observers.push(Box::new(store));
             resume
         }
@@ -111,6 +142,9 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
             let store = PostgresHistory::open(url, &model, manifest.runtime.decimate)
                 .map_err(in_manifest)?;
             let resume = store.last_checkpoint().map_err(in_manifest)?;
+            if let Some(cp) = &resume {
+                since = after_checkpoint(cp, &model, |t| store.samples_since(t));
+            }
             observers.push(Box::new(store));
             resume
         }
@@ -140,6 +174,8 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
     };
     let model_file = manifest.model.clone();
     let mut runner = Runner::new(manifest, model, observers, resume, stop);
+    runner.reapply(&since);
+    drop(since);
     runner
         .metrics()
         .compile_us

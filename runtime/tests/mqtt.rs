@@ -556,6 +556,10 @@ fn discovery_starts_a_twin_for_each_new_id() {
     plant.publish("plant/tank-9/hello", "{}");
     plant.level("tank-9", 200.0, now_epoch());
     wait_for("tank-9's sample", || (run.count("good") == 1).then_some(()));
+    // The probe sees the fleet at ticks; the sample is counted at once.
+    wait_for("a tick with tank-9", || {
+        (ids(&run).len() == 2).then_some(())
+    });
     assert_eq!(ids(&run), ["tank-7", "tank-9"]);
     let accepted = seen(&run.seen).accepted.clone();
     assert_eq!(accepted.len(), 1);

@@ -2,14 +2,17 @@
 //! checking exit statuses, stdout and stderr of `check`, `sim`, `test` and
 //! `simulate` (in [`simulate`]), `run`'s history and `history` (in
 //! [`history`]; with PostgreSQL in [`postgres`]), `run`'s HTTP API (in
-//! [`run_api`]), `lsp` (in [`lsp`]),
-//! and that every bundled example checks and simulates.
+//! [`run_api`]), `run` against a real MQTT broker (in [`e2e_mqtt`], with
+//! the broker from [`mosquitto`]), `lsp` (in [`lsp`]), and that every
+//! bundled example checks and simulates.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod e2e_mqtt;
 mod history;
 mod lsp;
+mod mosquitto;
 mod postgres;
 mod run_api;
 mod simulate;

@@ -138,6 +138,15 @@ pub trait Observer: Send {
     fn checkpoint(&mut self, _checkpoint: &Checkpoint) {}
     /// The model was reloaded: `fleet` runs the new one from now on.
     fn reloaded(&mut self, _fleet: &Fleet) {}
+    /// Make everything seen so far durable (the history commits its open
+    /// transaction). The runner calls this before it lets MQTT
+    /// acknowledge the messages handled since the last call, and holds
+    /// the acknowledgements back while it answers false (the history
+    /// could not make them durable: its server is away), so that the
+    /// broker keeps the messages.
+    fn sync(&mut self) -> bool {
+        true
+    }
     /// The run stops: write out anything buffered.
     fn finish(&mut self) {}
 }

@@ -13,10 +13,11 @@
 //!
 //! Delivery, as the runtime guarantees it:
 //! - A QoS 1 message is acknowledged (PUBACK) only after the runner has
-//!   *handled* it: decoded it, applied or rejected it, and shown it to the
-//!   observers. Until then the broker keeps it in the session, so a
-//!   message that was in flight when the process died is delivered again
-//!   after the restart (same client id).
+//!   *handled* it: decoded it, applied or rejected it, shown it to the
+//!   observers, and had them make it durable (the history commits the
+//!   sample or the dead letter). Until then the broker keeps it in the
+//!   session, so a message that was in flight when the process died is
+//!   delivered again after the restart (same client id).
 //! - That is at least once, not exactly once: a message handled just
 //!   before a crash, or before a lost connection, whose acknowledgement
 //!   never reached the broker, comes again. A sample that carries a source
@@ -41,8 +42,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rumqttc::{
-    Client, Connection, ConnectionError, Event, MqttOptions, Outgoing, Packet, Publish, QoS,
-    SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
+    Client, Connection, ConnectionError, Event, MqttOptions, NetworkOptions, Outgoing, Packet,
+    Publish, QoS, SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
 };
 
 use super::manifest::{self, Instances, Manifest, SourceKind};
@@ -59,6 +60,14 @@ pub const REQUEST_CAPACITY: usize = 4096;
 /// (a persistent session would deliver it forever). Brokers have their own,
 /// usually smaller, limit.
 const MAX_PACKET: usize = 268_435_455;
+
+/// QoS 1 and 2 publications the link keeps in flight (sent, not yet
+/// acknowledged by the broker). rumqttc stops reading its request queue
+/// while they are all in flight — acknowledgements of incoming messages
+/// included, so the broker stops delivering too: the window must cover
+/// the commands of a busy fleet over a broker round trip (rumqttc's
+/// default, 100, is 10,000 commands/s at 10 ms).
+const INFLIGHT: u16 = 1000;
 
 /// Keep-alive interval: a dead connection is noticed within 1.5× this.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
@@ -166,7 +175,13 @@ impl MqttLink {
             return Err(format!("{key}: not an MQTT source"));
         };
         let options = options(settings, &key)?;
-        let (client, connection) = Client::new(options, REQUEST_CAPACITY);
+        let (client, mut connection) = Client::new(options, REQUEST_CAPACITY);
+        // Nagle's algorithm would hold a command or an acknowledgement back
+        // until the previous segment is acknowledged, which with delayed
+        // ACKs costs up to 40 ms a message.
+        let mut network = NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        connection.eventloop.set_network_options(network);
         Ok(MqttLink {
             source,
             label: Label {
@@ -302,6 +317,7 @@ fn options(settings: &manifest::Mqtt, key: &str) -> Result<MqttOptions, String> 
         .set_clean_session(false)
         .set_manual_acks(true)
         .set_keep_alive(KEEP_ALIVE)
+        .set_inflight(INFLIGHT)
         .set_max_packet_size(MAX_PACKET, MAX_PACKET);
     match (&settings.username, &settings.password_env) {
         (Some(user), Some(var)) => {

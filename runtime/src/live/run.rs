@@ -50,6 +50,11 @@ pub struct Metrics {
     pub samples: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
+/// Inputs handled before the observers sync and the sources may
+/// acknowledge them, at most: a steady stream is acknowledged in batches
+/// this big, a trickle message by message.
+const RELEASE_EVERY: usize = 1024;
+
 /// Rejections logged one by one per sensor and reason.
 const LOGGED_REJECTIONS: u64 = 5;
 
@@ -125,8 +130,14 @@ pub struct Runner {
     last_checkpoint: f64,
     stop: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
-    /// Per source, messages handled (see [`Runner::handled`]).
+    /// Per source, messages handled and synced (see [`Runner::handled`]).
     handled: Arc<[AtomicU64]>,
+    /// Per source, messages handled since the observers last synced.
+    unsynced: Vec<u64>,
+    /// Whether a twin was discovered since the last checkpoint.
+    discovered: bool,
+    /// Whether the run resumed from a checkpoint.
+    resumed: bool,
 }
 
 impl Runner {
@@ -211,10 +222,15 @@ impl Runner {
                 }
             }
         }
+        let resumed = resume.is_some();
         let (tx, rx) = channel();
         let handled = manifest.sources.iter().map(|_| AtomicU64::new(0)).collect();
+        let unsynced = vec![0; manifest.sources.len()];
         let mut runner = Runner {
             handled,
+            unsynced,
+            discovered: false,
+            resumed,
             last_checkpoint: fleet.time(),
             manifest,
             fleet,
@@ -230,6 +246,59 @@ impl Runner {
         };
         runner.bind();
         runner
+    }
+
+    /// Hands the twins, after a resume, the samples the history received
+    /// after the checkpoint (see [`SqliteHistory::samples_since`]): each is
+    /// queued for its tick, so the ticks the restart runs again see what
+    /// they saw before. Samples the checkpoint already holds, and any of a
+    /// sensor fed by a CSV file (whose rows are read again), are skipped;
+    /// a run that did not resume (none to resume from, or a replay that
+    /// ran to the end starting over) takes none. Gives how many were
+    /// queued. Call before any source starts.
+    ///
+    /// [`SqliteHistory::samples_since`]: super::history::SqliteHistory::samples_since
+    pub fn reapply(&mut self, samples: &[super::history::Stored]) -> usize {
+        if !self.resumed {
+            return 0;
+        }
+        let origin = self.origin.unwrap_or(0.0);
+        let mut queued = 0;
+        for sample in samples {
+            let csv = self.manifest.sensors.iter().any(|b| {
+                b.sensor == sample.sensor
+                    && matches!(
+                        self.manifest.sources.get(b.source).map(|s| &s.kind),
+                        Some(SourceKind::Csv { .. })
+                    )
+            });
+            let sensor = self
+                .fleet
+                .model()
+                .sensors
+                .iter()
+                .position(|s| s.name == sample.sensor);
+            let (Some(i), Some(sensor), false) = (self.fleet.index(&sample.instance), sensor, csv)
+            else {
+                continue;
+            };
+            // Older than or as old as what the checkpoint holds: applied
+            // before it was taken.
+            if self
+                .fleet
+                .offer(i, sensor, sample.t - origin, sample.value)
+                .is_ok()
+            {
+                queued += 1;
+            }
+        }
+        if queued > 0 {
+            tracing::info!(
+                samples = queued,
+                "handed the twins the samples the history received after the checkpoint"
+            );
+        }
+        queued
     }
 
     /// (Re)builds the sensor bindings against the fleet's model.
@@ -269,9 +338,12 @@ impl Runner {
     }
 
     /// Per source (index into the manifest's sources), how many
-    /// [`Input::Message`]s the runner has handled: decoded, applied or
-    /// rejected, and shown to the observers. MQTT acknowledges a message
-    /// only once it is counted here.
+    /// [`Input::Message`]s the runner has handled — decoded, applied or
+    /// rejected, shown to the observers — and the observers have made
+    /// durable ([`Observer::sync`]: the history has committed it). MQTT
+    /// acknowledges a message only once it is counted here, so a message
+    /// the broker lets go of is one the history keeps, even if the process
+    /// is killed the next moment.
     pub fn handled(&self) -> Arc<[AtomicU64]> {
         self.handled.clone()
     }
@@ -321,6 +393,7 @@ impl Runner {
         for o in &mut self.observers {
             o.finish();
         }
+        self.release_now();
         self.metrics.log_rejections();
     }
 
@@ -348,7 +421,7 @@ impl Runner {
                     return;
                 }
                 match self.rx.recv_timeout(Duration::from_millis(200)) {
-                    Ok(input) => self.handle(input),
+                    Ok(input) => self.handle_batch(input),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
@@ -375,7 +448,7 @@ impl Runner {
                     break;
                 }
                 match self.rx.recv_timeout(Duration::from_secs_f64(wait.min(0.2))) {
-                    Ok(input) => self.handle(input),
+                    Ok(input) => self.handle_batch(input),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => {
                         std::thread::sleep(Duration::from_secs_f64(wait.min(0.2)))
@@ -385,6 +458,7 @@ impl Runner {
             while let Ok(input) = self.rx.try_recv() {
                 self.handle(input);
             }
+            self.release();
             let lag = (now_epoch() - due).max(0.0);
             self.metrics
                 .lag_us
@@ -491,7 +565,59 @@ impl Runner {
             o.checkpoint(&cp);
         }
         self.last_checkpoint = self.fleet.time();
+        self.discovered = false;
         self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Handles `first` and whatever else is waiting (up to
+    /// [`RELEASE_EVERY`] inputs), then [`Runner::release`]s them.
+    fn handle_batch(&mut self, first: Input) {
+        self.handle(first);
+        for _ in 1..RELEASE_EVERY {
+            match self.rx.try_recv() {
+                Ok(input) => self.handle(input),
+                Err(_) => break,
+            }
+        }
+        self.release();
+    }
+
+    /// Has the observers make what they saw durable, then counts the
+    /// messages handled since as [`Runner::handled`], for the sources to
+    /// acknowledge. One sync (a history commit) covers a whole batch. A
+    /// twin discovered in the batch is checkpointed first: once its
+    /// announcement is acknowledged, only a checkpoint remembers it.
+    ///
+    /// Nothing is released before the first tick: until then the history
+    /// does not know the twins' origin and holds rows back in memory
+    /// instead of writing them, so a commit would not cover them.
+    fn release(&mut self) {
+        if self.unsynced.iter().all(|n| *n == 0) || self.metrics.ticks.load(Ordering::Relaxed) == 0
+        {
+            return;
+        }
+        self.release_now();
+    }
+
+    /// [`Runner::release`], whether or not a tick has run (at the end of
+    /// the run, after the observers have written out what they held).
+    fn release_now(&mut self) {
+        if self.discovered {
+            self.checkpoint();
+        }
+        let mut durable = true;
+        for o in &mut self.observers {
+            durable &= o.sync();
+        }
+        if !durable {
+            // Acknowledged later, once a sync succeeds; until then the
+            // broker keeps them (and stops sending once its window of
+            // unacknowledged messages is full).
+            return;
+        }
+        for (n, counter) in self.unsynced.iter_mut().zip(self.handled.iter()) {
+            counter.fetch_add(std::mem::take(n), Ordering::Release);
+        }
     }
 
     fn handle(&mut self, input: Input) {
@@ -532,8 +658,8 @@ impl Runner {
                 arrived,
             } => {
                 self.message(source, &topic, &payload, arrived);
-                if let Some(n) = self.handled.get(source) {
-                    n.fetch_add(1, Ordering::Release);
+                if let Some(n) = self.unsynced.get_mut(source) {
+                    *n += 1;
                 }
             }
         }
@@ -799,6 +925,7 @@ impl Runner {
         if topic.is_some_and(|t| pattern.match_id(t).as_deref() == Some(id)) {
             let model = self.fleet.model().clone();
             let i = self.fleet.add(id, &self.manifest.overrides(&model, id));
+            self.discovered = true;
             tracing::info!(twin = id, t = self.fleet.time(), "discovered a new twin");
             return Some(i);
         }

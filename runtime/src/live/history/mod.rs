@@ -45,13 +45,17 @@
 //! # Writes
 //! Rows go into an open transaction that is committed at the first write
 //! or tick a second (of wall time) after the previous commit, before every
-//! checkpoint and on [`Observer::finish`]; a checkpoint is written only
+//! checkpoint, on [`Observer::sync`] (before MQTT acknowledges the messages
+//! behind the rows: one commit per batch of messages) and on
+//! [`Observer::finish`]; a checkpoint is written only
 //! after everything before it is committed. Rows are keyed by what they
 //! describe (`(t, instance, signal...)`, a dead letter by its time,
 //! origin, reason, instance and sensor), and a row that exists is replaced
 //! (ticks) or kept (samples, dead letters): a restart that redoes ticks and
 //! re-reads CSV rows after its checkpoint leaves the same history as a run
-//! that never stopped. A failing write is logged and counted
+//! that never stopped. The write-ahead log is moved into the database by
+//! a thread of its own ([`wal`]), so no commit waits for an fsync. A
+//! failing write is logged and counted
 //! ([`SqliteHistory::failures`]), never a panic; the run goes on.
 
 mod checkpoint;
@@ -60,6 +64,7 @@ pub mod postgres;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod wal;
 
 use std::fmt;
 use std::path::Path;
@@ -134,6 +139,8 @@ pub struct SqliteHistory {
     commit_every: Duration,
     failures: u64,
     rows: u64,
+    /// Checkpoints the write-ahead log in a thread of its own.
+    _wal: Option<wal::WalCheckpointer>,
 }
 
 impl SqliteHistory {
@@ -158,24 +165,22 @@ impl SqliteHistory {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| fail("cannot set synchronous", e))?;
+        let wal = wal::WalCheckpointer::start(path);
+        if wal.is_some() {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(|e| fail("cannot hand checkpoints to a thread", e))?;
+        }
         let in_file = |e: HistoryError| HistoryError(format!("`{}`: {e}", path.display()));
         schema::prepare(&conn).map_err(in_file)?;
         let columns = schema::describe(&conn, model).map_err(in_file)?;
         let recorded_origin = schema::meta(&conn, "origin")
             .map_err(in_file)?
             .and_then(|o| o.parse().ok());
-        let names: String = columns
-            .iter()
-            .map(|c| format!(", {}", schema::quote(c)))
-            .collect();
-        let marks: String = (0..columns.len()).map(|_| ", ?").collect();
         Ok(SqliteHistory {
             conn,
             step: model.step,
             decimate,
-            insert_signals: format!(
-                "INSERT OR REPLACE INTO signals (t, instance{names}) VALUES (?, ?{marks})"
-            ),
+            insert_signals: insert_signals(&columns),
             origin: None,
             recorded_origin,
             waiting: Vec::new(),
@@ -185,12 +190,40 @@ impl SqliteHistory {
             commit_every: COMMIT_EVERY,
             failures: 0,
             rows: 0,
+            _wal: wal,
         })
     }
 
     /// The newest checkpoint, for the runner to resume from.
     pub fn last_checkpoint(&self) -> Result<Option<Checkpoint>, HistoryError> {
         checkpoint::last(&self.conn)
+    }
+
+    /// Samples the history holds stamped after `t` (seconds since the
+    /// epoch), oldest first, in SI: what a restart from a checkpoint taken
+    /// at about `t` hands back to the twins
+    /// ([`super::run::Runner::reapply`]), since the broker has forgotten
+    /// them once they were committed here.
+    pub fn samples_since(&self, t: f64) -> Result<Vec<Stored>, HistoryError> {
+        let read = |e: rusqlite::Error| HistoryError(format!("cannot read the samples: {e}"));
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT instance, sensor, t, value_si FROM samples
+                 WHERE t > ?1 AND value_si IS NOT NULL ORDER BY t",
+            )
+            .map_err(read)?;
+        let rows = stmt
+            .query_map([t], |r| {
+                Ok(Stored {
+                    instance: r.get(0)?,
+                    sensor: r.get(1)?,
+                    t: r.get(2)?,
+                    value: r.get(3)?,
+                })
+            })
+            .map_err(read)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(read)
     }
 
     /// Every kept checkpoint, oldest first.
@@ -389,6 +422,9 @@ impl SqliteHistory {
 
     fn write_signals(&mut self, fleet: &Fleet, epoch: f64) {
         let outputs = &fleet.model().outputs;
+        if self.insert_signals.is_empty() {
+            return;
+        }
         let sql = std::mem::take(&mut self.insert_signals);
         for (i, id) in fleet.ids().iter().enumerate() {
             let mut row = Vec::with_capacity(outputs.len() + 2);
@@ -410,6 +446,29 @@ impl SqliteHistory {
         }
         self.insert_signals = sql;
     }
+}
+
+/// A sample as the history keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored {
+    /// The twin's id.
+    pub instance: String,
+    /// The sensor's name.
+    pub sensor: String,
+    /// Its time, in seconds since the epoch.
+    pub t: f64,
+    /// Its value in SI.
+    pub value: f64,
+}
+
+/// `INSERT OR REPLACE INTO signals (...)` for these columns.
+fn insert_signals(columns: &[String]) -> String {
+    let names: String = columns
+        .iter()
+        .map(|c| format!(", {}", schema::quote(c)))
+        .collect();
+    let marks: String = (0..columns.len()).map(|_| ", ?").collect();
+    format!("INSERT OR REPLACE INTO signals (t, instance{names}) VALUES (?, ?{marks})")
 }
 
 impl Observer for SqliteHistory {
@@ -461,6 +520,34 @@ impl Observer for SqliteHistory {
             self.failures += 1;
             tracing::error!(error = %e, "cannot write a checkpoint to the history");
         }
+    }
+
+    /// Commits, so that the runner may let the broker forget the
+    /// messages seen so far (in WAL mode with `synchronous = NORMAL` a
+    /// commit survives the process being killed, without an fsync).
+    fn sync(&mut self) -> bool {
+        let failures = self.failures;
+        self.commit();
+        self.failures == failures
+    }
+
+    /// The edited model's signals get their columns (a new one is added,
+    /// a dropped one keeps its old rows) and the catalog its units, so
+    /// rows go on being written after a hot reload.
+    fn reloaded(&mut self, fleet: &Fleet) {
+        // The catalog changes in a transaction of its own.
+        self.commit();
+        match schema::describe(&self.conn, fleet.model()) {
+            Ok(columns) => self.insert_signals = insert_signals(&columns),
+            Err(e) => {
+                // Rows of the old shape would fail one by one: record no
+                // signals rather than an error per row and tick.
+                self.insert_signals.clear();
+                self.failures += 1;
+                tracing::error!(error = %e, "cannot record the edited model's signals in the history; signals are not recorded until the next reload");
+            }
+        }
+        self.step = fleet.model().step;
     }
 
     fn finish(&mut self) {

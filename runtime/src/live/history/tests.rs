@@ -338,6 +338,38 @@ fn rows_wait_for_a_commit_and_finish_writes_them() {
     assert_eq!(h.failures(), 0);
 }
 
+#[test]
+fn a_thread_moves_the_log_into_the_database() {
+    // SQLite's own checkpoints are off: only the history's thread can grow
+    // the database file while the history is open.
+    let dir = temp();
+    let mut h = open(dir.path());
+    let path = db(dir.path());
+    let size = || std::fs::metadata(&path).map_or(0, |m| m.len());
+    let before = size();
+    let mut fleet = fleet();
+    for _ in 0..200 {
+        let events = fleet.tick();
+        let tick = Tick {
+            fleet: &fleet,
+            events: &events,
+            epoch: fleet.time(),
+        };
+        h.tick(&tick);
+        h.sync();
+        fleet.advance();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while size() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log was never checkpointed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(h.failures(), 0);
+}
+
 fn rejection(raw: &str, t: f64) -> Rejection {
     Rejection {
         instance: "h-1".into(),
@@ -547,6 +579,55 @@ fn a_signal_the_model_gains_becomes_a_column() {
 }
 
 #[test]
+fn a_hot_reload_gives_the_new_signal_a_column_and_rows_go_on() {
+    let dir = temp();
+    let mut h = open(dir.path());
+    let mut fleet = fleet();
+    let run = |h: &mut SqliteHistory, fleet: &mut Fleet, ticks: usize| {
+        for _ in 0..ticks {
+            let events = fleet.tick();
+            let tick = Tick {
+                fleet,
+                events: &events,
+                epoch: fleet.time(),
+            };
+            h.tick(&tick);
+            fleet.advance();
+        }
+    };
+    run(&mut h, &mut fleet, 11);
+    // What the runner does on a reload: a fleet of the edited model, the
+    // state carried over by name.
+    let grown = HEATER.replace(
+        "    let smooth",
+        "    let doubled: W = 2 * power\n    let smooth",
+    );
+    let mut edited = Fleet::new(model(&grown, "Heater"), 0.1);
+    edited.restore(&fleet.snapshot(), &|_| Vec::new());
+    h.reloaded(&edited);
+    run(&mut h, &mut edited, 10);
+    h.finish();
+    assert_eq!(h.failures(), 0);
+    let path = db(dir.path());
+    // 0 and 1 s before the reload, 2 s after it.
+    assert_eq!(count(&path, "SELECT count(*) FROM signals"), 3);
+    assert_eq!(
+        count(
+            &path,
+            "SELECT count(*) FROM signals WHERE doubled IS NOT NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &path,
+            "SELECT count(*) FROM catalog WHERE name = 'doubled' AND unit = 'W'"
+        ),
+        1
+    );
+}
+
+#[test]
 fn exports_are_in_declared_units_and_filtered() {
     let dir = temp();
     replay(dir.path(), "1 s", None, None);
@@ -632,6 +713,76 @@ const SAME_AFTER_RESTART: [&str; 4] = [
     "SELECT t, instance, sensor, reason, substr(origin, instr(origin, 'telemetry')), raw
      FROM rejected ORDER BY t, origin, reason, instance",
 ];
+
+#[test]
+fn samples_after_a_checkpoint_go_back_to_a_resumed_runner_unless_a_csv_gives_them_again() {
+    let dir = temp();
+    // Stopped midway: samples 0 ..= 20 s, checkpoints every 5 s.
+    replay(dir.path(), "1 s", None, Some(150));
+    let h = open(dir.path());
+    let Ok(Some(cp)) = h.last_checkpoint() else {
+        panic!("no checkpoint");
+    };
+    let taken = cp.origin + cp.fleet.k as f64 * 0.1;
+    let since = match h.samples_since(taken - 3.0) {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    drop(h);
+    assert!(!since.is_empty());
+    assert!(since.windows(2).all(|w| w[0].t <= w[1].t));
+    assert!(since.iter().all(|s| s.t > taken - 3.0));
+    // Power is on until 10 s, in W.
+    let power = since
+        .iter()
+        .find(|s| s.sensor == "power" && s.instance == "h-1");
+    assert!(power.is_some_and(|p| p.value == if p.t < 10.0 { 1000.0 } else { 0.0 }));
+    let model = model(HEATER, "Heater");
+    let runner = |text: &str, resume: Option<Checkpoint>| {
+        let csv = manifest(dir.path(), "1 s");
+        let manifest = if text.is_empty() {
+            csv
+        } else {
+            match Manifest::parse(text, &csv.path) {
+                Ok(m) => m,
+                Err(e) => panic!("{e:?}"),
+            }
+        };
+        Runner::new(
+            manifest,
+            model.clone(),
+            Vec::new(),
+            resume,
+            Arc::new(AtomicBool::new(false)),
+        )
+    };
+    // The CSV source reads its rows after the checkpoint again: none.
+    assert_eq!(runner("", Some(cp.clone())).reapply(&since), 0);
+    // Samples from a source that cannot give them again: those the
+    // checkpoint had not applied, stamped at or after its tick (which had
+    // not run yet); the 3 s before it were applied already.
+    let stdin = r#"model = "heater.twin"
+[runtime]
+mode = "replay"
+api = "off"
+[[source]]
+name = "feed"
+kind = "stdin"
+[instances]
+ids = ["h-1", "h-2"]
+[sensors.power]
+source = "feed"
+topic = "{id}/power"
+[sensors.ambient]
+source = "feed"
+topic = "{id}/ambient"
+"#;
+    let after = since.iter().filter(|s| s.t >= taken - 1e-9).count();
+    assert!(after > 0);
+    assert_eq!(runner(stdin, Some(cp)).reapply(&since), after);
+    // A run that did not resume takes none.
+    assert_eq!(runner(stdin, None).reapply(&since), 0);
+}
 
 #[test]
 fn a_replay_resumed_from_its_last_checkpoint_matches_an_unbroken_one() {

@@ -244,6 +244,20 @@ impl PostgresHistory {
         Ok(self.ask(false)?.pop())
     }
 
+    /// Samples the history holds stamped after `t` (seconds since the
+    /// epoch), oldest first, in SI: what a restart hands back to the twins,
+    /// as [`super::SqliteHistory::samples_since`] does.
+    pub fn samples_since(&self, t: f64) -> Result<Vec<super::Stored>, HistoryError> {
+        let (answer, rx) = channel();
+        let gone = || HistoryError("the history writer has stopped".into());
+        self.jobs
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(Job::SamplesSince { t, answer })
+            .map_err(|_| gone())?;
+        rx.recv().map_err(|_| gone())?
+    }
+
     /// Every kept checkpoint, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, HistoryError> {
         self.ask(true)
@@ -267,12 +281,13 @@ impl PostgresHistory {
     }
 
     /// Writes every row so far and waits until the writer has committed
-    /// them (or given up: see [`PostgresHistory::failures`]).
-    pub fn commit(&mut self) {
+    /// them (or given up: see [`PostgresHistory::failures`]); true when
+    /// nothing is left waiting for the server.
+    pub fn commit(&mut self) -> bool {
         self.hand_over();
         let (answer, done) = channel();
         self.send(Job::Sync(answer));
-        let _ = done.recv();
+        done.recv().unwrap_or(false)
     }
 
     /// Hands the rows so far to the writer.
@@ -500,6 +515,13 @@ impl Observer for PostgresHistory {
     fn reloaded(&mut self, fleet: &Fleet) {
         self.hand_over();
         self.send(Job::Describe(Box::new(fleet.model().clone())));
+    }
+
+    /// Writes every row so far and waits for the writer: true once they
+    /// are all committed, false while the server is away (the rows wait
+    /// in the writer, and the runner holds the broker's messages).
+    fn sync(&mut self) -> bool {
+        self.commit()
     }
 
     fn finish(&mut self) {

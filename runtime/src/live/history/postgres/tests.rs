@@ -314,3 +314,73 @@ fn a_bad_url_or_a_missing_server_is_one_line() {
         assert!(!e.contains("a:b"), "no password in messages: {e}");
     }
 }
+
+#[test]
+fn samples_since_a_checkpoint_are_those_of_the_sqlite_history() {
+    let root = temp();
+    let Some(server) = for_test(root.path()) else {
+        return;
+    };
+    let url = database(&server, "since");
+    let (lite, pg) = (temp(), temp());
+    replay(lite.path(), "1 s", None, Some(150));
+    replay_pg(pg.path(), &url, None, Some(150));
+    let h = open(&url);
+    let Ok(Some(cp)) = h.last_checkpoint() else {
+        panic!("no checkpoint");
+    };
+    let taken = cp.origin + cp.fleet.k as f64 * 0.1;
+    let got = match h.samples_since(taken - 3.0) {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    let lite = match super::super::SqliteHistory::open(
+        &lite.path().join("history.db"),
+        &model(HEATER, "Heater"),
+        1.0,
+    ) {
+        Ok(h) => h,
+        Err(e) => panic!("{e}"),
+    };
+    let want = match lite.samples_since(taken - 3.0) {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(!want.is_empty());
+    let key = |s: &super::super::Stored| {
+        (
+            s.t.to_bits(),
+            s.instance.clone(),
+            s.sensor.clone(),
+            s.value.to_bits(),
+        )
+    };
+    let mut got: Vec<_> = got.iter().map(key).collect();
+    let mut want: Vec<_> = want.iter().map(key).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn sync_answers_false_while_the_server_is_away() {
+    let root = temp();
+    let Some(server) = for_test(root.path()) else {
+        return;
+    };
+    let url = database(&server, "away");
+    let mut h = open(&url);
+    assert!(h.sync(), "nothing waits: durable");
+    drop(server);
+    // A dead letter, written once the origin is known.
+    h.learn_origin(0.0);
+    h.rejected(&crate::live::Rejection {
+        instance: "h-1".into(),
+        sensor: "temp".into(),
+        reason: crate::input::Reject::Garbled,
+        raw: "abc".into(),
+        origin: "plant/h-1".into(),
+        t: 1.0,
+    });
+    assert!(!h.sync(), "a row waits for the server: not durable");
+}

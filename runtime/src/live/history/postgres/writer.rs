@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use postgres::{Client, Config, GenericClient, NoTls};
 use twin_compiler::ir::Model;
 
-use super::super::HistoryError;
+use super::super::{HistoryError, Stored};
 use super::batch::{Batch, Kind};
 use super::schema::{self, one_line};
 use super::{Where, checkpoint};
@@ -43,8 +43,14 @@ pub(super) enum Job {
     },
     /// The model was reloaded: record it, and write its columns from now.
     Describe(Box<Model>),
-    /// Answered once everything before it is written or given up on.
-    Sync(Sender<()>),
+    /// Answered once everything before it is written or given up on:
+    /// true when no row waits for the server.
+    Sync(Sender<bool>),
+    /// The samples stamped after `t` (epoch s), oldest first.
+    SamplesSince {
+        t: f64,
+        answer: Sender<Result<Vec<Stored>, HistoryError>>,
+    },
     /// The kept checkpoints, oldest first (all of them, or the newest).
     Checkpoints {
         all: bool,
@@ -152,12 +158,46 @@ impl Writer {
             }
             Job::Sync(answer) => {
                 self.flush();
-                let _ = answer.send(());
+                let _ = answer.send(self.pending.is_empty());
             }
             Job::Checkpoints { all, answer } => {
                 let _ = answer.send(self.checkpoints(all));
             }
+            Job::SamplesSince { t, answer } => {
+                let _ = answer.send(self.samples_since(t));
+            }
         }
+    }
+
+    fn samples_since(&mut self, t: f64) -> Result<Vec<Stored>, HistoryError> {
+        self.last_attempt = None;
+        if !self.connected() {
+            return Err(HistoryError(format!(
+                "cannot reach the history at {}",
+                self.place
+            )));
+        }
+        let Some(client) = self.client.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let rows = client
+            .query(
+                "SELECT instance, sensor, t, value_si FROM samples
+                 WHERE t > $1 AND value_si IS NOT NULL ORDER BY t",
+                &[&t],
+            )
+            .map_err(|e| HistoryError(format!("cannot read the samples: {}", one_line(&e))))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Stored {
+                    instance: r.try_get(0)?,
+                    sensor: r.try_get(1)?,
+                    t: r.try_get(2)?,
+                    value: r.try_get(3)?,
+                })
+            })
+            .collect::<Result<Vec<_>, postgres::Error>>()
+            .map_err(|e| HistoryError(format!("cannot read the samples: {}", one_line(&e))))
     }
 
     fn checkpoints(&mut self, all: bool) -> Result<Vec<Checkpoint>, HistoryError> {
