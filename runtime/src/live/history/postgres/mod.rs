@@ -228,39 +228,39 @@ impl PostgresHistory {
         })
     }
 
-    fn ask(&self, all: bool) -> Result<Vec<Checkpoint>, HistoryError> {
+    /// Asks the writer a question (`job` gets the channel to answer on)
+    /// and waits for the answer.
+    fn ask<T>(
+        &self,
+        job: impl FnOnce(std::sync::mpsc::Sender<Result<T, HistoryError>>) -> Job,
+    ) -> Result<T, HistoryError> {
         let (answer, rx) = channel();
         let gone = || HistoryError("the history writer has stopped".into());
         self.jobs
             .as_ref()
             .ok_or_else(gone)?
-            .send(Job::Checkpoints { all, answer })
+            .send(job(answer))
             .map_err(|_| gone())?;
         rx.recv().map_err(|_| gone())?
     }
 
     /// The newest checkpoint, for the runner to resume from.
     pub fn last_checkpoint(&self) -> Result<Option<Checkpoint>, HistoryError> {
-        Ok(self.ask(false)?.pop())
+        Ok(self
+            .ask(|answer| Job::Checkpoints { all: false, answer })?
+            .pop())
     }
 
     /// Samples the history holds stamped after `t` (seconds since the
     /// epoch), oldest first, in SI: what a restart hands back to the twins,
     /// as [`super::SqliteHistory::samples_since`] does.
     pub fn samples_since(&self, t: f64) -> Result<Vec<super::Stored>, HistoryError> {
-        let (answer, rx) = channel();
-        let gone = || HistoryError("the history writer has stopped".into());
-        self.jobs
-            .as_ref()
-            .ok_or_else(gone)?
-            .send(Job::SamplesSince { t, answer })
-            .map_err(|_| gone())?;
-        rx.recv().map_err(|_| gone())?
+        self.ask(|answer| Job::SamplesSince { t, answer })
     }
 
     /// Every kept checkpoint, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, HistoryError> {
-        self.ask(true)
+        self.ask(|answer| Job::Checkpoints { all: true, answer })
     }
 
     /// Hands rows over this often (of wall time) instead of every second;
