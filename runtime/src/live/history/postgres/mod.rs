@@ -16,7 +16,10 @@
 //! or tick a second (of wall time) after the previous one, before every
 //! checkpoint, and on [`Observer::finish`], which waits until it is
 //! written. The run never waits on the network except when the writer
-//! falls several batches behind (the queue is bounded). Each batch is one
+//! falls several batches behind (the queue is bounded), and for at most
+//! [`SYNC_WAIT`] when it syncs before MQTT acknowledgements
+//! ([`Observer::sync`]: a sync that does not finish in time holds the
+//! acknowledgements until a later one). Each batch is one
 //! transaction, merged by key as in SQLite — a row that exists is replaced
 //! (ticks) or kept (samples, dead letters) — so a restart that redoes
 //! ticks leaves the same history as a run that never stopped. A failing
@@ -64,6 +67,10 @@ const MAX_BATCH_BYTES: usize = 8 << 20;
 
 /// Batches that may wait for the writer before the run does.
 const QUEUE: usize = 4;
+
+/// How long the run waits for the writer before it lets the broker's
+/// messages go: past this they stay unacknowledged until a later sync.
+const SYNC_WAIT: Duration = Duration::from_millis(100);
 
 /// How long connecting may take when the URL does not say.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -288,6 +295,17 @@ impl PostgresHistory {
         let (answer, done) = channel();
         self.send(Job::Sync(answer));
         done.recv().unwrap_or(false)
+    }
+
+    /// [`PostgresHistory::commit`], waiting at most `limit` for the
+    /// writer: false when it takes longer (it may be connecting to a
+    /// server that does not answer), and the rows are then written when
+    /// the writer gets to them.
+    fn commit_within(&mut self, limit: Duration) -> bool {
+        self.hand_over();
+        let (answer, done) = channel();
+        self.send(Job::Sync(answer));
+        done.recv_timeout(limit).unwrap_or(false)
     }
 
     /// Hands the rows so far to the writer.
@@ -517,11 +535,12 @@ impl Observer for PostgresHistory {
         self.send(Job::Describe(Box::new(fleet.model().clone())));
     }
 
-    /// Writes every row so far and waits for the writer: true once they
-    /// are all committed, false while the server is away (the rows wait
-    /// in the writer, and the runner holds the broker's messages).
+    /// Writes every row so far and waits for the writer (at most
+    /// [`SYNC_WAIT`]): true once they are all committed, false while the
+    /// server is away or slow (the rows wait in the writer, and the
+    /// runner holds the broker's messages).
     fn sync(&mut self) -> bool {
-        self.commit()
+        self.commit_within(SYNC_WAIT)
     }
 
     fn finish(&mut self) {
