@@ -61,6 +61,7 @@
 mod checkpoint;
 pub mod export;
 pub mod postgres;
+mod rows;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -77,6 +78,7 @@ use twin_compiler::ir::Model;
 use super::fleet::{Event, Fleet};
 use super::sources::now_epoch;
 use super::{Accepted, Checkpoint, Observer, Rejection, Tick};
+use rows::{EventRow, SampleRow, Waiting};
 
 pub use checkpoint::KEEP as KEPT_CHECKPOINTS;
 pub use postgres::PostgresHistory;
@@ -98,23 +100,6 @@ const COMMIT_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a write waits for another process's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// A sample or dead letter waiting for the run's origin (a replay learns
-/// it from its first time-stamped message, after the first samples).
-enum Waiting {
-    Sample(SampleRow),
-    Rejected(Rejection),
-}
-
-/// An accepted sample, ready to write (its `t` is twin time).
-struct SampleRow {
-    t: f64,
-    instance: String,
-    sensor: String,
-    value: f64,
-    unit: String,
-    value_si: f64,
-}
 
 /// The history of one deployment in an SQLite file.
 pub struct SqliteHistory {
@@ -303,10 +288,7 @@ impl SqliteHistory {
         if self.origin.is_some() {
             return;
         }
-        let origin = match self.recorded_origin {
-            Some(r) if (r - origin).abs() <= 1e-6 * origin.abs().max(1.0) => r,
-            _ => origin,
-        };
+        let origin = rows::same_origin(self.recorded_origin, origin);
         self.origin = Some(origin);
         if self.recorded_origin != Some(origin) {
             self.recorded_origin = Some(origin);
@@ -363,56 +345,36 @@ impl SqliteHistory {
     }
 
     /// Whether tick `k` is the first at or after a multiple of `decimate`.
-    fn records(&self, k: u64, dt: f64) -> bool {
-        if k == 0 || self.decimate <= dt {
-            return true;
-        }
-        let bucket = |t: f64| (t / self.decimate + 1e-9).floor();
-        bucket(k as f64 * dt) != bucket((k - 1) as f64 * dt)
-    }
-
     fn write_events(&mut self, fleet: &Fleet, events: &[Event], epoch: f64) {
-        let model = fleet.model();
-        for event in events {
-            match event {
-                Event::Alarm {
+        for row in rows::event_rows(fleet, events) {
+            match row {
+                EventRow::Alarm {
                     instance,
                     alarm,
-                    raised,
+                    state,
+                    severity,
                     message,
-                } => {
-                    let (Some(id), Some(info)) =
-                        (fleet.ids().get(*instance), model.alarms.get(*alarm))
-                    else {
-                        continue;
-                    };
-                    let state = if *raised { "raised" } else { "cleared" };
-                    self.write("alarms", |c| {
-                        c.prepare_cached(
-                            "INSERT OR REPLACE INTO alarms (t, instance, alarm, state, severity, message)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        )?
-                        .execute(params![epoch, id, info.name, state, info.severity, message])
-                        .map(|_| ())
-                    });
-                }
-                Event::Command {
+                } => self.write("alarms", |c| {
+                    c.prepare_cached(
+                        "INSERT OR REPLACE INTO alarms (t, instance, alarm, state, severity, message)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![epoch, instance, alarm, state, severity, message])
+                    .map(|_| ())
+                }),
+                EventRow::Command {
                     instance,
                     actuator,
                     value,
+                    unit,
                 } => {
-                    let (Some(id), Some(info)) =
-                        (fleet.ids().get(*instance), model.actuators.get(*actuator))
-                    else {
-                        continue;
-                    };
-                    let value = (!value.is_nan()).then_some(*value);
+                    let value = (!value.is_nan()).then_some(value);
                     self.write("commands", |c| {
                         c.prepare_cached(
                             "INSERT OR REPLACE INTO commands (t, instance, actuator, value, unit)
                              VALUES (?1, ?2, ?3, ?4, ?5)",
                         )?
-                        .execute(params![epoch, id, info.name, value, info.unit.text])
+                        .execute(params![epoch, instance, actuator, value, unit])
                         .map(|_| ())
                     });
                 }
@@ -476,26 +438,15 @@ impl Observer for SqliteHistory {
         let fleet = tick.fleet;
         self.learn_origin(tick.epoch - fleet.time());
         self.write_events(fleet, tick.events, tick.epoch);
-        if self.records(fleet.tick_index(), fleet.step()) {
+        if rows::records(self.decimate, fleet.tick_index(), fleet.step()) {
             self.write_signals(fleet, tick.epoch);
         }
         self.commit_if_due();
     }
 
     fn accepted(&mut self, fleet: &Fleet, sample: &Accepted) {
-        let (Some(id), Some(info)) = (
-            fleet.ids().get(sample.instance),
-            fleet.model().sensors.get(sample.sensor),
-        ) else {
+        let Some(row) = SampleRow::of(fleet, sample) else {
             return;
-        };
-        let row = SampleRow {
-            t: sample.t,
-            instance: id.clone(),
-            sensor: info.name.clone(),
-            value: info.unit.from_si(sample.value),
-            unit: info.unit.text.clone(),
-            value_si: sample.value,
         };
         match self.origin {
             Some(origin) => self.write_sample(origin, &row),

@@ -50,6 +50,7 @@ use postgres::{Client, Config, NoTls};
 use twin_compiler::ir::Model;
 
 use super::HistoryError;
+use super::rows::{EventRow, SampleRow, Waiting, event_rows, records, same_origin};
 use crate::live::fleet::{Event, Fleet};
 use crate::live::sources::now_epoch;
 use crate::live::{Accepted, Checkpoint, Observer, Rejection, Tick};
@@ -139,22 +140,6 @@ fn connect(url: &str) -> Result<(Client, Config, Where), HistoryError> {
         ))
     })?;
     Ok((client, config, place))
-}
-
-/// A sample or dead letter waiting for the run's origin.
-enum Waiting {
-    Sample(SampleRow),
-    Rejected(Rejection),
-}
-
-/// An accepted sample, ready to write (its `t` is twin time).
-struct SampleRow {
-    t: f64,
-    instance: String,
-    sensor: String,
-    value: f64,
-    unit: String,
-    value_si: f64,
 }
 
 /// The history of one deployment in a PostgreSQL database.
@@ -350,10 +335,7 @@ impl PostgresHistory {
         if self.origin.is_some() {
             return;
         }
-        let origin = match self.recorded_origin {
-            Some(r) if (r - origin).abs() <= 1e-6 * origin.abs().max(1.0) => r,
-            _ => origin,
-        };
+        let origin = same_origin(self.recorded_origin, origin);
         self.origin = Some(origin);
         if self.recorded_origin != Some(origin) {
             self.recorded_origin = Some(origin);
@@ -402,63 +384,41 @@ impl PostgresHistory {
 
     /// Whether tick `k` is the first at or after a multiple of `decimate`
     /// (the SQLite history's rule).
-    fn records(&self, k: u64, dt: f64) -> bool {
-        if k == 0 || self.decimate <= dt {
-            return true;
-        }
-        let bucket = |t: f64| (t / self.decimate + 1e-9).floor();
-        bucket(k as f64 * dt) != bucket((k - 1) as f64 * dt)
-    }
-
     fn write_events(&mut self, fleet: &Fleet, events: &[Event], epoch: f64) {
-        let model = fleet.model();
-        for event in events {
-            match event {
-                Event::Alarm {
+        for row in event_rows(fleet, events) {
+            match row {
+                EventRow::Alarm {
                     instance,
                     alarm,
-                    raised,
+                    state,
+                    severity,
                     message,
-                } => {
-                    let (Some(id), Some(info)) =
-                        (fleet.ids().get(*instance), model.alarms.get(*alarm))
-                    else {
-                        continue;
-                    };
-                    let state = if *raised { "raised" } else { "cleared" };
-                    self.push(
-                        Kind::Alarms,
-                        &[
-                            Cell::Real(epoch),
-                            Cell::Text(id),
-                            Cell::Text(&info.name),
-                            Cell::Text(state),
-                            Cell::Text(info.severity),
-                            Cell::Text(message),
-                        ],
-                    );
-                }
-                Event::Command {
+                } => self.push(
+                    Kind::Alarms,
+                    &[
+                        Cell::Real(epoch),
+                        Cell::Text(instance),
+                        Cell::Text(alarm),
+                        Cell::Text(state),
+                        Cell::Text(severity),
+                        Cell::Text(message),
+                    ],
+                ),
+                EventRow::Command {
                     instance,
                     actuator,
                     value,
-                } => {
-                    let (Some(id), Some(info)) =
-                        (fleet.ids().get(*instance), model.actuators.get(*actuator))
-                    else {
-                        continue;
-                    };
-                    self.push(
-                        Kind::Commands,
-                        &[
-                            Cell::Real(epoch),
-                            Cell::Text(id),
-                            Cell::Text(&info.name),
-                            Cell::Maybe(*value),
-                            Cell::Text(&info.unit.text),
-                        ],
-                    );
-                }
+                    unit,
+                } => self.push(
+                    Kind::Commands,
+                    &[
+                        Cell::Real(epoch),
+                        Cell::Text(instance),
+                        Cell::Text(actuator),
+                        Cell::Maybe(value),
+                        Cell::Text(unit),
+                    ],
+                ),
             }
         }
     }
@@ -483,26 +443,15 @@ impl Observer for PostgresHistory {
         let fleet = tick.fleet;
         self.learn_origin(tick.epoch - fleet.time());
         self.write_events(fleet, tick.events, tick.epoch);
-        if self.records(fleet.tick_index(), fleet.step()) {
+        if records(self.decimate, fleet.tick_index(), fleet.step()) {
             self.write_signals(fleet, tick.epoch);
         }
         self.commit_if_due();
     }
 
     fn accepted(&mut self, fleet: &Fleet, sample: &Accepted) {
-        let (Some(id), Some(info)) = (
-            fleet.ids().get(sample.instance),
-            fleet.model().sensors.get(sample.sensor),
-        ) else {
+        let Some(row) = SampleRow::of(fleet, sample) else {
             return;
-        };
-        let row = SampleRow {
-            t: sample.t,
-            instance: id.clone(),
-            sensor: info.name.clone(),
-            value: info.unit.from_si(sample.value),
-            unit: info.unit.text.clone(),
-            value_si: sample.value,
         };
         match self.origin {
             Some(origin) => self.write_sample(origin, &row),
