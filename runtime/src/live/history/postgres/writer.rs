@@ -169,7 +169,9 @@ impl Writer {
         }
     }
 
-    fn samples_since(&mut self, t: f64) -> Result<Vec<Stored>, HistoryError> {
+    /// The connection, for a question the run waits on: connects at once
+    /// (not waiting for the next retry), or says the server is away.
+    fn reach(&mut self) -> Result<Option<&mut Client>, HistoryError> {
         self.last_attempt = None;
         if !self.connected() {
             return Err(HistoryError(format!(
@@ -177,7 +179,11 @@ impl Writer {
                 self.place
             )));
         }
-        let Some(client) = self.client.as_mut() else {
+        Ok(self.client.as_mut())
+    }
+
+    fn samples_since(&mut self, t: f64) -> Result<Vec<Stored>, HistoryError> {
+        let Some(client) = self.reach()? else {
             return Ok(Vec::new());
         };
         let rows = client
@@ -201,14 +207,7 @@ impl Writer {
     }
 
     fn checkpoints(&mut self, all: bool) -> Result<Vec<Checkpoint>, HistoryError> {
-        self.last_attempt = None;
-        if !self.connected() {
-            return Err(HistoryError(format!(
-                "cannot reach the history at {}",
-                self.place
-            )));
-        }
-        let Some(client) = self.client.as_mut() else {
+        let Some(client) = self.reach()? else {
             return Ok(Vec::new());
         };
         if !all {
