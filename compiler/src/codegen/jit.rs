@@ -276,7 +276,11 @@ fn generate(isa: &dyn TargetIsa, translated: &[Translated]) -> Vec<Result<Code, 
     } else {
         std::thread::scope(|scope| {
             for _ in 1..workers {
-                scope.spawn(work);
+                // A worker the system will not start leaves its share to
+                // the others (this thread works too).
+                let _ = std::thread::Builder::new()
+                    .name("twin-codegen".into())
+                    .spawn_scoped(scope, work);
             }
             work();
         });
