@@ -417,7 +417,9 @@ fn dead_letters_keep_their_raw_payloads() {
     );
 }
 
-fn bits(cp: &Checkpoint) -> String {
+/// A checkpoint's contents with every number as its bits, for comparing
+/// round trips exactly (NaN included).
+pub(super) fn bits(cp: &Checkpoint) -> String {
     let instances: Vec<(String, Vec<(String, u64)>)> = cp
         .fleet
         .instances
@@ -438,17 +440,17 @@ fn bits(cp: &Checkpoint) -> String {
     )
 }
 
-#[test]
-fn checkpoints_round_trip_bit_for_bit_and_only_the_newest_are_kept() {
-    let dir = temp();
-    let mut h = open(dir.path());
-    let checkpoint = |k: u64| Checkpoint {
+/// Checkpoint `k` of a fleet whose first twin is called `first` and holds
+/// the numbers a store must keep to the bit: a sum that is not a short
+/// decimal, NaN, infinity, -0 and a subnormal.
+pub(super) fn awkward_checkpoint(first: &str, k: u64) -> Checkpoint {
+    Checkpoint {
         origin: 1_790_000_000.123_456_7,
         fleet: Snapshot {
             k,
             instances: vec![
                 (
-                    "h-2".into(),
+                    first.into(),
                     vec![
                         ("temp".into(), 0.1 + 0.2),
                         ("power".into(), f64::NAN),
@@ -462,7 +464,14 @@ fn checkpoints_round_trip_bit_for_bit_and_only_the_newest_are_kept() {
             ],
         },
         positions: vec![("log".into(), k), ("other".into(), 0)],
-    };
+    }
+}
+
+#[test]
+fn checkpoints_round_trip_bit_for_bit_and_only_the_newest_are_kept() {
+    let dir = temp();
+    let mut h = open(dir.path());
+    let checkpoint = |k: u64| awkward_checkpoint("h-2", k);
     for k in 1..=7 {
         h.checkpoint(&checkpoint(k));
     }

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use super::super::KEPT_CHECKPOINTS;
 use super::super::export::Table;
-use super::super::tests::{HEATER, StopAfter, export, manifest, model, query, replay, temp};
+use super::super::tests::{
+    HEATER, StopAfter, awkward_checkpoint, bits, export, manifest, model, query, replay, temp,
+};
 use super::server::{TempServer, for_test};
 use super::{PgReader, PostgresHistory};
 use crate::live::fleet::Snapshot;
@@ -98,27 +100,6 @@ fn a_replay_exports_the_same_csv_as_sqlite() {
     assert_eq!(again, want);
 }
 
-fn bits(cp: &Checkpoint) -> String {
-    let instances: Vec<(String, Vec<(String, u64)>)> = cp
-        .fleet
-        .instances
-        .iter()
-        .map(|(id, slots)| {
-            let slots = slots
-                .iter()
-                .map(|(n, v)| (n.clone(), v.to_bits()))
-                .collect();
-            (id.clone(), slots)
-        })
-        .collect();
-    format!(
-        "{} {} {instances:?} {:?}",
-        cp.origin.to_bits(),
-        cp.fleet.k,
-        cp.positions
-    )
-}
-
 #[test]
 fn checkpoints_round_trip_bit_for_bit_and_only_the_newest_are_kept() {
     let root = temp();
@@ -127,27 +108,8 @@ fn checkpoints_round_trip_bit_for_bit_and_only_the_newest_are_kept() {
     };
     let url = database(&server, "checkpoints");
     let mut h = open(&url);
-    let checkpoint = |k: u64| Checkpoint {
-        origin: 1_790_000_000.123_456_7,
-        fleet: Snapshot {
-            k,
-            instances: vec![
-                (
-                    "h-2\ttab\\".into(),
-                    vec![
-                        ("temp".into(), 0.1 + 0.2),
-                        ("power".into(), f64::NAN),
-                        ("x".into(), f64::INFINITY),
-                        ("y".into(), -0.0),
-                        ("z".into(), f64::MIN_POSITIVE / 3.0),
-                    ],
-                ),
-                ("h-1".into(), vec![("temp".into(), k as f64 / 7.0)]),
-                ("empty".into(), Vec::new()),
-            ],
-        },
-        positions: vec![("log".into(), k), ("other".into(), 0)],
-    };
+    // A twin id with the characters COPY text escapes.
+    let checkpoint = |k: u64| awkward_checkpoint("h-2\ttab\\", k);
     for k in 1..=7 {
         h.checkpoint(&checkpoint(k));
     }
