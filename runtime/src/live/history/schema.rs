@@ -179,6 +179,33 @@ pub fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// The `signals` column of each output of `model`, in output order: the
+/// one `existing` records for its name (a signal keeps its column across
+/// runs and reloads), or a new one named by `name_for` (given the columns
+/// taken) and created by `add`. Both backends describe models with it.
+pub(super) fn assign_columns(
+    model: &Model,
+    existing: &[(String, String)],
+    mut taken: Vec<String>,
+    name_for: impl Fn(&str, &[String]) -> String,
+    mut add: impl FnMut(&str) -> Result<(), HistoryError>,
+) -> Result<Vec<String>, HistoryError> {
+    let mut columns = Vec::with_capacity(model.outputs.len());
+    for o in &model.outputs {
+        let col = match existing.iter().find(|(n, _)| *n == o.name) {
+            Some((_, c)) => c.clone(),
+            None => {
+                let c = name_for(&o.name, &taken);
+                add(&c)?;
+                taken.push(c.clone());
+                c
+            }
+        };
+        columns.push(col);
+    }
+    Ok(columns)
+}
+
 /// A column name for signal `name` that no other column takes (SQLite
 /// compares column names without regard to case).
 pub(super) fn column_for(name: &str, taken: &[String]) -> String {
@@ -288,23 +315,10 @@ pub fn describe(conn: &Connection, model: &Model) -> Result<Vec<String>, History
             existing.push((name, col));
         }
     }
-    let mut columns = Vec::new();
-    for o in &model.outputs {
-        let col = match existing.iter().find(|(n, _)| *n == o.name) {
-            Some((_, c)) => c.clone(),
-            None => {
-                let c = column_for(&o.name, &taken);
-                tx.execute_batch(&format!(
-                    "ALTER TABLE signals ADD COLUMN {} REAL",
-                    quote(&c)
-                ))
-                .map_err(sql("cannot add a signal column"))?;
-                taken.push(c.clone());
-                c
-            }
-        };
-        columns.push(col);
-    }
+    let columns = assign_columns(model, &existing, taken, column_for, |c| {
+        tx.execute_batch(&format!("ALTER TABLE signals ADD COLUMN {} REAL", quote(c)))
+            .map_err(sql("cannot add a signal column"))
+    })?;
     let entries = entries(model, &columns);
     // Positions follow the current model; names it no longer has keep
     // their rows (old data stays readable) and go after the current ones.

@@ -203,23 +203,13 @@ pub(super) fn describe(conn: &mut Client, model: &Model) -> Result<Vec<String>, 
             existing.push((name, col));
         }
     }
-    let mut columns = Vec::new();
-    for o in &model.outputs {
-        let col = match existing.iter().find(|(n, _)| *n == o.name) {
-            Some((_, c)) => c.clone(),
-            None => {
-                let c = column_for(&o.name, &taken);
-                tx.batch_execute(&format!(
-                    "ALTER TABLE signals ADD COLUMN {} float8",
-                    quote(&c)
-                ))
-                .map_err(sql("cannot add a signal column"))?;
-                taken.push(c.clone());
-                c
-            }
-        };
-        columns.push(col);
-    }
+    let columns = shared::assign_columns(model, &existing, taken, column_for, |c| {
+        tx.batch_execute(&format!(
+            "ALTER TABLE signals ADD COLUMN {} float8",
+            quote(c)
+        ))
+        .map_err(sql("cannot add a signal column"))
+    })?;
     // Positions follow the current model; names it no longer has keep
     // their rows and go after the current ones.
     tx.batch_execute("UPDATE catalog SET position = position + 1000000")
