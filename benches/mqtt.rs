@@ -15,10 +15,19 @@
 //!   follows it (`actuator valve = level`, step 1 ms) on its topic: p50, p99,
 //!   p99.9 and the worst, with the commands at QoS 1 (and, at half the
 //!   rate, at QoS 0 too); lower rates show where the latency comes from.
+//!   A command goes out when the valve's value changes, so the share of
+//!   samples that cause one is set by how often the level changes: in the
+//!   *every* rows each sample carries a new level, so there are as many
+//!   commands as samples (the broker then carries twice the ingest test's
+//!   traffic); in the *1 in N* rows a twin's level changes on one sample in
+//!   N and the others repeat it, which is closer to a plant, where
+//!   telemetry is many times the commands. Latency is measured on the
+//!   samples that change the level.
 //!
 //! `cargo bench --bench mqtt` (`TWIN_BENCH_MESSAGES` changes M, default
 //! 100,000; `TWIN_BENCH_RATE=1000,5000` measures only the latency, at
-//! those rates). Without mosquitto it prints why and exits 0. Figures go
+//! those rates, and `TWIN_BENCH_EVERY=1,10` only those shares of commanding
+//! samples). Without mosquitto it prints why and exits 0. Figures go
 //! to stdout; BENCHMARKS.md keeps them.
 
 use std::path::{Path, PathBuf};
@@ -129,20 +138,28 @@ fn main() {
         Ok(v) => v.split(',').filter_map(|r| r.trim().parse().ok()).collect(),
         Err(_) => vec![1000.0, 2000.0, 5000.0, 10_000.0, ingest_qos1 / 2.0],
     };
+    let shares: Vec<usize> = match std::env::var("TWIN_BENCH_EVERY") {
+        Ok(v) => v.split(',').filter_map(|r| r.trim().parse().ok()).collect(),
+        Err(_) => vec![1, 10],
+    };
     println!(
         "latency, publish -> command (step 1 ms, samples QoS 1; ms; after {LATENCY_WARM_UP} s of {LATENCY_SECONDS} s):"
     );
-    println!("  rate msg/s | command QoS | samples | commands |   p50 |   p99 | p99.9 |   max");
-    for rate in rates {
-        trial += 1;
-        latency(&dir, broker.port, rate, 1, trial);
+    println!(
+        "  rate msg/s | commanding | command QoS | measured | commands |   p50 |   p99 | p99.9 |   max"
+    );
+    for &every in &shares {
+        for &rate in &rates {
+            trial += 1;
+            latency(&dir, broker.port, rate, every, 1, trial);
+        }
     }
-    // The commands at QoS 0, at half the ingest rate: the link then
-    // carries no acknowledgements of its own publications, which shows
-    // how much of the latency is the one connection's packet rate.
+    // The commands at QoS 0, at half the ingest rate: no acknowledgements
+    // of the runtime's own publications, which shows how much of the
+    // latency is the broker's packet rate.
     if !only_latency {
         trial += 1;
-        latency(&dir, broker.port, ingest_qos1 / 2.0, 0, trial);
+        latency(&dir, broker.port, ingest_qos1 / 2.0, 1, 0, trial);
     }
     drop(broker);
     let _ = std::fs::remove_dir_all(&dir);
@@ -446,7 +463,9 @@ fn runtime_ingest(dir: &Path, port: u16, messages: usize, qos: QoS, trial: usize
 const LATENCY_SECONDS: f64 = 6.0;
 const LATENCY_WARM_UP: f64 = 1.0;
 
-fn latency(dir: &Path, port: u16, rate: f64, command_qos: u8, trial: usize) {
+/// One latency run at `rate` samples/s, one sample in `every` changing its
+/// twin's level (and so causing a command at `command_qos`).
+fn latency(dir: &Path, port: u16, rate: f64, every: usize, command_qos: u8, trial: usize) {
     let runtime = Runtime::start(
         dir,
         port,
@@ -491,9 +510,12 @@ fn latency(dir: &Path, port: u16, rate: f64, command_qos: u8, trial: usize) {
     runtime.warm_up(&publisher);
     let total = (rate * LATENCY_SECONDS) as usize;
     let mut sent = vec![0.0; total];
+    // The level each twin holds: a sample that does not change it repeats it.
+    let mut level = vec![0usize; TWINS];
+    let every = every.max(1);
     let start = Instant::now();
     // Values start at 1,000,000 so that the warm-up's commands (value 0)
-    // are told apart.
+    // are told apart; a changing sample j carries 1,000,000 + j.
     for (j, at) in sent.iter_mut().enumerate() {
         // Sleep, not spin, and only for half a millisecond or more: a
         // publisher spinning or sleeping per message would take one of the
@@ -507,8 +529,12 @@ fn latency(dir: &Path, port: u16, rate: f64, command_qos: u8, trial: usize) {
         }
         let ts = now_epoch();
         *at = ts;
-        let topic = format!("bench/tw-{:03}/level", j % TWINS);
-        let payload = format!("{{\"value\": {}, \"ts\": {ts:.6}}}", 1_000_000 + j);
+        let twin = j % TWINS;
+        if (j / TWINS) % every == 0 {
+            level[twin] = 1_000_000 + j;
+        }
+        let topic = format!("bench/tw-{twin:03}/level");
+        let payload = format!("{{\"value\": {}, \"ts\": {ts:.6}}}", level[twin]);
         if let Err(e) = publisher
             .client
             .publish(topic, QoS::AtLeastOnce, false, payload)
@@ -536,9 +562,15 @@ fn latency(dir: &Path, port: u16, rate: f64, command_qos: u8, trial: usize) {
         let i = ((ms.len() as f64 * q) as usize).min(ms.len().saturating_sub(1));
         ms.get(i).copied().unwrap_or(f64::NAN)
     };
-    let counted = total - (rate * LATENCY_WARM_UP) as usize;
+    let first = (rate * LATENCY_WARM_UP).ceil() as usize;
+    let counted = (first..total).filter(|j| (j / TWINS) % every == 0).count();
+    let share = if every == 1 {
+        "every".to_string()
+    } else {
+        format!("1 in {every}")
+    };
     println!(
-        "  {:>10} | {command_qos:>11} | {counted:>7} | {:>8} | {:>5.2} | {:>5.2} | {:>5.2} | {:>5.2}{}",
+        "  {:>10} | {share:>10} | {command_qos:>11} | {counted:>8} | {:>8} | {:>5.2} | {:>5.2} | {:>5.2} | {:>5.2}{}",
         rate as u64,
         ms.len(),
         pick(0.5),

@@ -9,7 +9,16 @@
 //! as an [`Input::Message`] stamped with its arrival time, and reconnects
 //! with a growing back-off when the broker goes away; and an [`MqttSink`],
 //! the [`Observer`] that publishes the source's actuator commands (at the
-//! binding's QoS) and alarm events (QoS 1) on the same connection.
+//! binding's QoS) and alarm events (QoS 1).
+//!
+//! A source that is read and written to gets two connections: the
+//! subscriptions under its `client_id`, the publications under
+//! `client_id` + [`OUT_SUFFIX`] (also a persistent session). On one
+//! connection, commands and the acknowledgements of incoming messages
+//! queue behind each other in one request queue, so a busy inflow delays
+//! the commands and a burst of commands delays the acknowledgements (and
+//! with them the broker's next deliveries). A source that is only written
+//! to has one connection, under its `client_id`.
 //!
 //! Delivery, as the runtime guarantees it:
 //! - A QoS 1 message is acknowledged (PUBACK) only after the runner has
@@ -77,19 +86,28 @@ const BACKOFF_MIN: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// How long [`MqttLink::stop`] waits for the broker to take the last
-/// acknowledgements and the DISCONNECT.
+/// acknowledgements, publications and the DISCONNECT.
 const STOP_WAIT: Duration = Duration::from_secs(5);
 
-/// One broker connection, as a source, a sink, or both.
+/// What the publishing connection of a source that is also read adds to
+/// the source's `client_id`.
+pub const OUT_SUFFIX: &str = "-out";
+
+/// A source's broker connections: one that subscribes (if the source feeds
+/// sensors) and publishes, or, when the source is both read and written,
+/// one that subscribes and one that publishes.
 pub struct MqttLink {
     /// Index into the manifest's sources.
     source: usize,
     /// The source's name and broker, for logs.
     label: Label,
-    /// The request side of the connection (shared with the sink).
+    /// The request side of the connection (shared with the sink unless
+    /// there is an `out` connection).
     client: Client,
     /// The connection, until [`MqttLink::start`] moves it to its thread.
     connection: Option<Connection>,
+    /// The connection that publishes, when the source is also read.
+    out: Option<Out>,
     /// What to subscribe to, QoS 1.
     filters: Vec<String>,
     shared: Arc<Shared>,
@@ -99,11 +117,23 @@ pub struct MqttLink {
     acker: Option<JoinHandle<()>>,
 }
 
-/// A link's name and broker, for logs.
+/// The publishing connection of a source that is read and written.
+struct Out {
+    client: Client,
+    /// The connection, until [`MqttLink::start`] moves it to its thread.
+    connection: Option<Connection>,
+    shared: Arc<Shared>,
+    /// The thread that drives the connection.
+    driver: Option<JoinHandle<()>>,
+}
+
+/// A link's name and broker, and which of its connections, for logs.
 #[derive(Clone, Debug)]
 struct Label {
     source: String,
     broker: String,
+    /// `"in"` (or the only connection) or `"out"`.
+    role: &'static str,
 }
 
 /// What the link's threads share.
@@ -174,23 +204,31 @@ impl MqttLink {
         let Some(SourceKind::Mqtt(settings)) = manifest.sources.get(source).map(|s| &s.kind) else {
             return Err(format!("{key}: not an MQTT source"));
         };
-        let options = options(settings, &key)?;
-        let (client, mut connection) = Client::new(options, REQUEST_CAPACITY);
-        // Nagle's algorithm would hold a command or an acknowledgement back
-        // until the previous segment is acknowledged, which with delayed
-        // ACKs costs up to 40 ms a message.
-        let mut network = NetworkOptions::new();
-        network.set_tcp_nodelay(true);
-        connection.eventloop.set_network_options(network);
+        let (client, connection) = connect(options(settings, &settings.client_id, &key)?);
+        let filters = filters(manifest, source);
+        let out = if !filters.is_empty() && writes_to(manifest, source) {
+            let id = format!("{}{OUT_SUFFIX}", settings.client_id);
+            let (client, connection) = connect(options(settings, &id, &key)?);
+            Some(Out {
+                client,
+                connection: Some(connection),
+                shared: Arc::new(Shared::default()),
+                driver: None,
+            })
+        } else {
+            None
+        };
         Ok(MqttLink {
             source,
             label: Label {
                 source: manifest.sources[source].name.clone(),
                 broker: format!("{}:{}", settings.host, settings.port),
+                role: "in",
             },
             client,
             connection: Some(connection),
-            filters: filters(manifest, source),
+            out,
+            filters,
             shared: Arc::new(Shared::default()),
             receiver: None,
             acker: None,
@@ -205,19 +243,24 @@ impl MqttLink {
     /// The observer that publishes this source's actuator commands and
     /// alarm events, if the manifest sends any here.
     pub fn sink(&self, manifest: &Manifest) -> Option<MqttSink> {
-        let used = manifest.actuators.iter().any(|a| a.sink == self.source)
-            || manifest
-                .events
-                .as_ref()
-                .is_some_and(|e| e.sink == self.source);
-        used.then(|| MqttSink {
+        writes_to(manifest, self.source).then(|| MqttSink {
             manifest: manifest.clone(),
             sink: self.source,
-            client: self.client.clone(),
+            client: self
+                .out
+                .as_ref()
+                .map_or(&self.client, |o| &o.client)
+                .clone(),
             label: self.label.clone(),
             dropping: false,
             dropped: 0,
         })
+    }
+
+    /// How many connections the link opens (2 when the source is read and
+    /// written).
+    pub fn connections(&self) -> usize {
+        1 + usize::from(self.out.is_some())
     }
 
     /// Opens the connection. From now on every incoming message goes to
@@ -234,32 +277,44 @@ impl MqttLink {
             client: self.client.clone(),
             filters: self.filters.clone(),
             shared: self.shared.clone(),
-            inputs,
+            inputs: Some(inputs),
         };
         let (client, shared, source) = (self.client.clone(), self.shared.clone(), self.source);
         self.receiver = self.spawn("in", move || reader.run(connection));
         self.acker = self.spawn("ack", move || {
             acknowledge(&client, &shared, &handled, source);
         });
+        let label = Label {
+            role: "out",
+            ..self.label.clone()
+        };
+        if let Some(out) = &mut self.out
+            && let Some(connection) = out.connection.take()
+        {
+            let driver = Reader {
+                source: self.source,
+                label,
+                client: out.client.clone(),
+                filters: Vec::new(),
+                shared: out.shared.clone(),
+                inputs: None,
+            };
+            let spawned = spawn(&self.label.source, "out", move || driver.run(connection));
+            out.driver = spawned;
+        }
     }
 
     /// A thread named after the source (`mqtt-in-plant`), or `None`, logged,
     /// when the system has none to give.
     fn spawn(&self, role: &str, f: impl FnOnce() + Send + 'static) -> Option<JoinHandle<()>> {
-        let name = format!("mqtt-{role}-{}", self.label.source);
-        match std::thread::Builder::new().name(name).spawn(f) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                tracing::error!(source = self.label.source, error = %e, "cannot start a thread");
-                None
-            }
-        }
+        spawn(&self.label.source, role, f)
     }
 
     /// Closes the link after the runner has stopped: acknowledges every
-    /// message the runner handled, sends DISCONNECT (the broker keeps the
-    /// session and whatever was not acknowledged), and waits up to 5 s for
-    /// the connection to close.
+    /// message the runner handled, sends DISCONNECT on each connection
+    /// (after the publications already queued; the broker keeps the session
+    /// and whatever was not acknowledged), and waits up to 5 s for each to
+    /// close.
     pub fn stop(mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.shared.changed.notify_all();
@@ -267,33 +322,63 @@ impl MqttLink {
         if let Some(acker) = self.acker.take() {
             let _ = acker.join();
         }
-        let Some(receiver) = self.receiver.take() else {
-            return;
-        };
-        let deadline = Instant::now() + STOP_WAIT;
-        let mut asked = false;
-        while !receiver.is_finished() && Instant::now() < deadline {
-            if !asked {
-                asked = self.client.try_disconnect().is_ok();
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        close(
+            &self.client,
+            self.receiver.take(),
+            &self.shared,
+            &self.label,
+        );
+        if let Some(mut out) = self.out.take() {
+            out.shared.stopping.store(true, Ordering::SeqCst);
+            let label = Label {
+                role: "out",
+                ..self.label.clone()
+            };
+            close(&out.client, out.driver.take(), &out.shared, &label);
         }
-        if receiver.is_finished() {
-            let _ = receiver.join();
-            if self.shared.connected.load(Ordering::SeqCst) {
-                tracing::info!(
-                    source = self.label.source,
-                    broker = self.label.broker,
-                    "disconnected"
-                );
-            }
-        } else {
-            tracing::warn!(
-                source = self.label.source,
-                broker = self.label.broker,
-                "the broker did not take the disconnect in time; leaving the connection"
-            );
+    }
+}
+
+/// A thread named `mqtt-ROLE-SOURCE`, or `None`, logged, when the system
+/// has none to give.
+fn spawn(source: &str, role: &str, f: impl FnOnce() + Send + 'static) -> Option<JoinHandle<()>> {
+    let name = format!("mqtt-{role}-{source}");
+    match std::thread::Builder::new().name(name).spawn(f) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::error!(source, error = %e, "cannot start a thread");
+            None
         }
+    }
+}
+
+/// Asks `client`'s connection to disconnect and waits up to [`STOP_WAIT`]
+/// for `driver`, the thread that drives it, to see the DISCONNECT go out.
+fn close(client: &Client, driver: Option<JoinHandle<()>>, shared: &Shared, label: &Label) {
+    let Some(driver) = driver else {
+        return;
+    };
+    let (source, broker, connection) = (&label.source, &label.broker, label.role);
+    let deadline = Instant::now() + STOP_WAIT;
+    let mut asked = false;
+    while !driver.is_finished() && Instant::now() < deadline {
+        if !asked {
+            asked = client.try_disconnect().is_ok();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if driver.is_finished() {
+        let _ = driver.join();
+        if shared.connected.load(Ordering::SeqCst) {
+            tracing::info!(source, broker, connection, "disconnected");
+        }
+    } else {
+        tracing::warn!(
+            source,
+            broker,
+            connection,
+            "the broker did not take the disconnect in time; leaving the connection"
+        );
     }
 }
 
@@ -301,18 +386,40 @@ impl Drop for MqttLink {
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.shared.changed.notify_all();
+        if let Some(out) = &self.out {
+            out.shared.stopping.store(true, Ordering::SeqCst);
+        }
     }
 }
 
-/// The session's options: persistent, manual acknowledgements, TLS for
-/// `mqtts://`, the login.
-fn options(settings: &manifest::Mqtt, key: &str) -> Result<MqttOptions, String> {
-    if settings.client_id.is_empty() {
+/// Whether `manifest` publishes actuator commands or alarm events on
+/// source `source`.
+fn writes_to(manifest: &Manifest, source: usize) -> bool {
+    manifest.actuators.iter().any(|a| a.sink == source)
+        || manifest.events.as_ref().is_some_and(|e| e.sink == source)
+}
+
+/// A client for `options`, its connection not yet opened, with Nagle's
+/// algorithm off: it would hold a command or an acknowledgement back until
+/// the previous segment is acknowledged, which with delayed ACKs costs up
+/// to 40 ms a message.
+fn connect(options: MqttOptions) -> (Client, Connection) {
+    let (client, mut connection) = Client::new(options, REQUEST_CAPACITY);
+    let mut network = NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    connection.eventloop.set_network_options(network);
+    (client, connection)
+}
+
+/// The options of a session under `client_id`: persistent, manual
+/// acknowledgements, TLS for `mqtts://`, the login.
+fn options(settings: &manifest::Mqtt, client_id: &str, key: &str) -> Result<MqttOptions, String> {
+    if client_id.is_empty() {
         return Err(format!(
             "{key}.client_id: empty; a persistent session needs a client id"
         ));
     }
-    let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
+    let mut options = MqttOptions::new(client_id, &settings.host, settings.port);
     options
         .set_clean_session(false)
         .set_manual_acks(true)
@@ -402,7 +509,9 @@ struct Reader {
     client: Client,
     filters: Vec<String>,
     shared: Arc<Shared>,
-    inputs: Sender<Input>,
+    /// Where incoming messages go; `None` on a connection that only
+    /// publishes (it subscribes to nothing, so nothing comes).
+    inputs: Option<Sender<Input>>,
 }
 
 impl Reader {
@@ -414,6 +523,7 @@ impl Reader {
     /// stops.
     fn run(self, mut connection: Connection) {
         let (source, broker) = (&self.label.source, &self.label.broker);
+        let connection_role = self.label.role;
         let mut backoff = BACKOFF_MIN;
         for event in connection.iter() {
             match event {
@@ -421,6 +531,7 @@ impl Reader {
                     tracing::info!(
                         source,
                         broker,
+                        connection = connection_role,
                         session_present = ack.session_present,
                         "connected"
                     );
@@ -434,6 +545,7 @@ impl Reader {
                         tracing::error!(
                             source,
                             broker,
+                            connection = connection_role,
                             filters = ?self.filters,
                             "the broker refused a subscription (not allowed to read a topic?)"
                         );
@@ -450,6 +562,7 @@ impl Reader {
                         ConnectionError::ConnectionRefused(code) => tracing::error!(
                             source,
                             broker,
+                            connection = connection_role,
                             reason = ?code,
                             retry_in_s = backoff.as_secs_f64(),
                             "the broker refused the connection"
@@ -457,6 +570,7 @@ impl Reader {
                         _ => tracing::warn!(
                             source,
                             broker,
+                            connection = connection_role,
                             error = %e,
                             retry_in_s = backoff.as_secs_f64(),
                             "no connection to the broker"
@@ -497,6 +611,16 @@ impl Reader {
 
     /// Hands a message to the runner and queues it for acknowledgement.
     fn deliver(&self, publish: Publish) {
+        let Some(inputs) = &self.inputs else {
+            // A session of the publishing connection that once subscribed
+            // (another program under the same client id, say): not ours
+            // to take; left unacknowledged.
+            tracing::debug!(
+                topic = publish.topic,
+                "a message on the publishing connection"
+            );
+            return;
+        };
         let input = Input::Message {
             source: self.source,
             topic: publish.topic.clone(),
@@ -506,7 +630,7 @@ impl Reader {
         let mut unacked = lock(&self.shared.unacked);
         // A runner that is gone never acknowledges: the broker keeps the
         // message for the next run.
-        if self.inputs.send(input).is_err() {
+        if inputs.send(input).is_err() {
             return;
         }
         unacked.sent += 1;
@@ -697,6 +821,18 @@ topic = "site/pump-{{id}}/flow"
     }
 
     #[test]
+    fn a_source_read_and_written_publishes_on_a_connection_of_its_own() {
+        let read = manifest("");
+        let link = MqttLink::new(&read, 0);
+        assert_eq!(link.as_ref().map(MqttLink::connections), Ok(1));
+        assert!(link.is_ok_and(|l| l.sink(&read).is_none()));
+        let both = manifest("[actuators.valve]\nsink = \"plant\"\ntopic = \"plant/{id}/valve\"");
+        let link = MqttLink::new(&both, 0);
+        assert_eq!(link.as_ref().map(MqttLink::connections), Ok(2));
+        assert!(link.is_ok_and(|l| l.sink(&both).is_some()));
+    }
+
+    #[test]
     fn tls_has_trusted_roots() {
         // Either the platform's or the bundled ones: never an empty store,
         // which would refuse every broker.
@@ -707,6 +843,6 @@ topic = "site/pump-{{id}}/flow"
             panic!("not mqtt")
         };
         settings.tls = true;
-        assert!(options(&settings, "k").is_ok());
+        assert!(options(&settings, "twin", "k").is_ok());
     }
 }
