@@ -36,7 +36,7 @@ impl Checker {
             return self.enum_variant(m, path);
         }
         if path.segments.len() > 1 {
-            return self.member_path(scope, path);
+            return self.member_path(m, scope, path);
         }
         let name = first.name.as_str();
         match scope {
@@ -212,12 +212,36 @@ impl Checker {
         }
         error_expr(path.span)
     }
+    /// `Mode.Idle` where `Mode::Idle` was meant.
+    fn variant_with_a_dot(&mut self, e: usize, path: &Path) {
+        let en = &path.segments[0].name;
+        let variants = &self.program.enums[e].variants;
+        let mut d = Diagnostic::new(
+            Kind::UnknownName,
+            path.span,
+            format!("`{en}` is an enum: its variants are written with `::`"),
+        )
+        .label("not a member");
+        let named = path.segments.get(1).filter(|_| path.segments.len() == 2);
+        let variant = named.and_then(|v| {
+            if variants.contains(&v.name) {
+                Some(v.name.as_str())
+            } else {
+                crate::units::closest(&v.name, variants.iter().map(String::as_str))
+            }
+        });
+        match variant {
+            Some(v) => d = d.with_help(format!("did you mean `{en}::{v}`?")),
+            None => d = d.with_note(format!("its variants are {}", variants.join(", "))),
+        }
+        self.error(d);
+    }
     /// `inst.member` and deeper paths. An instance of the current body is
     /// checked first if it has not been yet (declaration order does not
     /// matter); one whose own declaration is being checked (an argument
     /// that feeds the instance back, as in `b = M(heat: k * b.temp)`) is
     /// known from its declaration, but not yet its unit parameters.
-    pub(crate) fn member_path(&mut self, scope: Scope, path: &Path) -> TExpr {
+    pub(crate) fn member_path(&mut self, m: usize, scope: Scope, path: &Path) -> TExpr {
         let span = path.span;
         let first = &path.segments[0];
         let start = match scope {
@@ -226,7 +250,11 @@ impl Checker {
             _ => None,
         };
         let Some(start) = start else {
-            self.unknown_name(0, scope, first);
+            if let Some(Global::Enum(e)) = self.global(m, &first.name) {
+                self.variant_with_a_dot(e, path);
+            } else {
+                self.unknown_name(m, scope, first);
+            }
             return error_expr(span);
         };
         let head = match scope {

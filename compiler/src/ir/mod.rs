@@ -24,6 +24,7 @@
 //! clock excepted, which the driver sets before each program).
 
 pub mod lower;
+mod print;
 pub mod renumber;
 
 use crate::hir::{DisplayUnit, Solver};
