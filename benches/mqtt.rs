@@ -530,7 +530,7 @@ fn latency(dir: &Path, port: u16, rate: f64, every: usize, command_qos: u8, tria
         let ts = now_epoch();
         *at = ts;
         let twin = j % TWINS;
-        if (j / TWINS) % every == 0 {
+        if (j / TWINS).is_multiple_of(every) {
             level[twin] = 1_000_000 + j;
         }
         let topic = format!("bench/tw-{twin:03}/level");
@@ -563,7 +563,7 @@ fn latency(dir: &Path, port: u16, rate: f64, every: usize, command_qos: u8, tria
         ms.get(i).copied().unwrap_or(f64::NAN)
     };
     let first = (rate * LATENCY_WARM_UP).ceil() as usize;
-    let counted = (first..total).filter(|j| (j / TWINS) % every == 0).count();
+    let counted = (first..total).filter(|j| (j / TWINS).is_multiple_of(every)).count();
     let share = if every == 1 {
         "every".to_string()
     } else {

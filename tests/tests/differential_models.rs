@@ -300,3 +300,105 @@ fn a_large_model_agrees() {
 fn a_very_large_model_agrees() {
     big_model_agrees(1_000, 10);
 }
+
+// ---------------------------------------------------------------------------
+// Slimming
+
+/// Each twin lowered as the product lowers it (slimmed: lets that are
+/// constants, aliases or dead have no slot) and as the reference (a slot
+/// for every let), both run on the interpreter with the same samples: every
+/// recorded column after each tick, and every slot both keep after each
+/// program, agree bit for bit.
+#[test]
+fn slimmed_models_record_what_the_reference_records() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    if let Some(cases) = twin_tests::conformance_cases() {
+        twin_files(&cases, &mut files);
+    }
+    for dir in [
+        "examples",
+        "stdlib",
+        "tests/data/check/clean",
+        "tests/data/ir",
+    ] {
+        twin_files(&root.join(dir), &mut files);
+    }
+    let (mut twins, mut saved) = (0, 0);
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        let mut sources = Sources::new();
+        let root = sources.add(f.display().to_string(), &text);
+        let checked = check(&mut sources, root);
+        if checked.has_errors() {
+            continue;
+        }
+        for t in 0..checked.program.twins.len() {
+            for solver in std::iter::once(None).chain(SOLVERS.iter().copied().map(Some)) {
+                let slim = lower::lower_with(&checked.program, t, solver);
+                let reference = lower::lower_reference(&checked.program, t, solver);
+                let (Ok(slim), Ok(reference)) = (slim, reference) else {
+                    continue;
+                };
+                let name = format!("{}: {} ({:?})", f.display(), slim.name, slim.solver);
+                slim_agrees(&name, &slim, &reference);
+                twins += 1;
+                saved += reference.persistent - slim.persistent;
+            }
+        }
+    }
+    assert!(twins >= 40, "only {twins} twins found");
+    eprintln!("{twins} twins; slimming saved {saved} slots in all");
+}
+
+/// Runs both and compares, as the doc of the test above says.
+fn slim_agrees(name: &str, slim: &Model, reference: &Model) {
+    assert_eq!(slim.outputs.len(), reference.outputs.len(), "{name}");
+    // Slots both keep, by name: (slim, reference).
+    let shared: Vec<(Slot, Slot)> = (0..slim.slots.len() as Slot)
+        .filter_map(|s| Some((s, reference.slot(&slim.slots[s as usize].name)?)))
+        .collect();
+    let mut a = setup(slim, true, 0);
+    let mut b = setup(reference, true, 0);
+    let compare = |a: &Memory, b: &Memory, when: &str| {
+        for &(x, y) in &shared {
+            let (u, v) = (a.get(x), b.get(y));
+            assert!(
+                twin_tests::differential::same(u, v),
+                "{name}: {when}: `{}` is {u:?} slimmed, {v:?} in the reference",
+                slim.slots[x as usize].name
+            );
+        }
+    };
+    interp::exec(&slim.init, &mut a);
+    interp::exec(&reference.init, &mut b);
+    compare(&a, &b, "init");
+    let steps = match slim.solver {
+        Solver::Dopri5 { .. } => 20,
+        _ => 100,
+    };
+    for k in 0..steps {
+        if k > 0 {
+            let t = k as f64 * slim.step;
+            apply_samples(slim, k, 0, t, &mut |s, v| a.set(s, v));
+            apply_samples(reference, k, 0, t, &mut |s, v| b.set(s, v));
+        }
+        interp::exec(&slim.tick, &mut a);
+        interp::exec(&reference.tick, &mut b);
+        compare(&a, &b, &format!("tick {k}"));
+        for (o, r) in slim.outputs.iter().zip(&reference.outputs) {
+            assert_eq!(o.name, r.name, "{name}");
+            let (u, v) = (a.get(o.slot), b.get(r.slot));
+            assert!(
+                twin_tests::differential::same(u, v),
+                "{name}: tick {k}: column `{}` records {u:?} slimmed, {v:?} in the reference",
+                o.name
+            );
+        }
+        interp::exec(&slim.integrate, &mut a);
+        interp::exec(&reference.integrate, &mut b);
+        compare(&a, &b, &format!("integrate {k}"));
+        set_tick(slim, k + 1, &mut |s, v| a.set(s, v));
+        set_tick(reference, k + 1, &mut |s, v| b.set(s, v));
+    }
+}

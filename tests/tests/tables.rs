@@ -72,8 +72,16 @@ fn tick(model: &Model, compiled: &CompiledModel, inputs: &[(&str, f64)]) -> inte
     want
 }
 
+/// A recorded column's value (a let may share its slot with the value it
+/// copies), or a slot's.
 fn value(model: &Model, mem: &interp::Memory, name: &str) -> f64 {
-    let slot = model.slot(name).unwrap_or_else(|| panic!("no slot {name}"));
+    let slot = model
+        .outputs
+        .iter()
+        .find(|o| o.name == name)
+        .map(|o| o.slot)
+        .or_else(|| model.slot(name))
+        .unwrap_or_else(|| panic!("no slot {name}"));
     mem.get(slot)
 }
 

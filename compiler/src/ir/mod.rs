@@ -26,6 +26,7 @@
 pub mod lower;
 mod print;
 pub mod renumber;
+pub mod slim;
 
 use crate::hir::{DisplayUnit, Solver};
 

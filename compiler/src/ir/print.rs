@@ -210,9 +210,17 @@ impl<'m> Listing<'m> {
         let outputs: Vec<String> = m
             .outputs
             .iter()
-            .map(|o| format!("{} [{}] {}", o.name, o.unit.text, format(&o.format)))
+            .map(|o| {
+                format!(
+                    "  {} [{}] {} = {}\n",
+                    o.name,
+                    o.unit.text,
+                    format(&o.format),
+                    self.slot(o.slot)
+                )
+            })
             .collect();
-        let _ = writeln!(out, "outputs: {}", outputs.join(", "));
+        let _ = write!(out, "outputs:\n{}", outputs.concat());
         for (name, program) in [
             ("init_sensors", &m.init_sensors),
             ("init", &m.init),

@@ -4,7 +4,8 @@
 //! the same model with persistent slots first and scratch slots last (the
 //! layout [`Model::persistent`] promises), every reference rewritten.
 //! Lowering allocates a slot where it needs one; this pass restores the
-//! layout once, at the end.
+//! layout once, at the end. [`keep_only`] also drops slots that
+//! [`super::slim`] made unnecessary.
 
 use super::{Expr, MessagePiece, Model, Slot, SlotKind, Stmt};
 
@@ -53,13 +54,27 @@ fn stmts(list: &mut [Stmt], map: &[Slot]) {
 
 /// Puts persistent slots before scratch slots, keeping each group's order.
 pub fn scratch_last(model: &mut Model) {
+    let all: Vec<usize> = (0..model.slots.len()).collect();
+    keep_only(model, &all);
+}
+
+/// Keeps the slots `keep` (ascending), persistent ones first, and gives
+/// the map from old slot numbers to new ones ([`Slot::MAX`] for a slot
+/// dropped). Nothing may refer to a dropped slot any more.
+pub fn keep_only(model: &mut Model, keep: &[usize]) -> Vec<Slot> {
     let n = model.slots.len();
-    let mut order: Vec<usize> = (0..n)
+    let mut order: Vec<usize> = keep
+        .iter()
+        .copied()
         .filter(|&i| model.slots[i].kind != SlotKind::Scratch)
         .collect();
     let persistent = order.len();
-    order.extend((0..n).filter(|&i| model.slots[i].kind == SlotKind::Scratch));
-    let mut map = vec![0 as Slot; n];
+    order.extend(
+        keep.iter()
+            .copied()
+            .filter(|&i| model.slots[i].kind == SlotKind::Scratch),
+    );
+    let mut map = vec![Slot::MAX; n];
     for (new, &old) in order.iter().enumerate() {
         map[old] = new as Slot;
     }
@@ -102,4 +117,5 @@ pub fn scratch_last(model: &mut Model) {
         a.slot = m[a.slot as usize];
         a.clamps = m[a.clamps as usize];
     }
+    map
 }

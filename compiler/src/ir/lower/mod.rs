@@ -7,7 +7,9 @@
 //! all instances are put in one dependency order, so an instance whose
 //! input depends on its own output through a state evaluates correctly.
 //! Then the tick plan of the language's time semantics is written out as
-//! statements, and the solver's stages after it.
+//! statements, and the solver's stages after it. Last, [`crate::ir::slim`]
+//! takes the slots of lets that need no memory of their own away
+//! ([`lower_reference`] keeps them, for the tests that check that pass).
 
 mod expr;
 mod lookup;
@@ -59,6 +61,23 @@ pub fn lower_with(program: &Program, twin: usize, solver: Option<Solver>) -> Res
 /// tests see it), the extra expressions `exprs`; gives the model and those
 /// expressions over the model's slots.
 pub fn lower_with_exprs(
+    program: &Program,
+    twin: usize,
+    solver: Option<Solver>,
+    exprs: &[&TExpr],
+) -> Result<(Model, Vec<Expr>)> {
+    let (mut model, mut extra) = lower_unslimmed(program, twin, solver, exprs)?;
+    crate::ir::slim::slim(&mut model, &mut extra);
+    Ok((model, extra))
+}
+
+/// [`lower_with`] without [`crate::ir::slim`]: one slot for every let.
+/// The reference that tests hold the slimmed model to.
+pub fn lower_reference(program: &Program, twin: usize, solver: Option<Solver>) -> Result<Model> {
+    lower_unslimmed(program, twin, solver, &[]).map(|(m, _)| m)
+}
+
+fn lower_unslimmed(
     program: &Program,
     twin: usize,
     solver: Option<Solver>,

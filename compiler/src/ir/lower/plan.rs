@@ -3,8 +3,8 @@
 //! Takes every node, alarm, actuator, handler and derivative of the inlined
 //! twin; gives the model's `init`, `tick` and `integrate` programs in the
 //! order of the language's time semantics: lets in dependency order,
-//! alarms, `on`/`every` handlers (then lets again), actuators, `prev`
-//! memories; then the solver's stages, recomputing only the lets that move
+//! alarms, `on`/`every` handlers (then the lets that read what those
+//! changed), actuators, `prev` memories; then the solver's stages, recomputing only the lets that move
 //! with the states.
 
 use super::solver::{EULER, RK4};
@@ -97,6 +97,31 @@ impl<'p> Lowerer<'p> {
         }
         dynamic
     }
+    /// The nodes of `order` (a dependency order of all nodes) that read a
+    /// slot of `changed` or a node that does, in that order.
+    pub(super) fn reading(&self, order: &[usize], changed: &[Slot]) -> Vec<usize> {
+        let mut stored = vec![false; self.slots.len()];
+        for &s in changed {
+            if let Some(x) = stored.get_mut(s as usize) {
+                *x = true;
+            }
+        }
+        let mut moved = vec![false; self.nodes.len()];
+        let mut reads_buf = Vec::new();
+        let mut out = Vec::new();
+        for &n in order {
+            reads_buf.clear();
+            reads(&self.nodes[n].expr, &mut reads_buf);
+            moved[n] = reads_buf.iter().any(|&s| {
+                stored.get(s as usize).copied().unwrap_or(false)
+                    || self.node_of.get(&s).is_some_and(|&d| moved[d])
+            });
+            if moved[n] {
+                out.push(n);
+            }
+        }
+        out
+    }
     pub(super) fn eval_nodes(&self, order: &[usize]) -> Vec<Stmt> {
         order
             .iter()
@@ -120,6 +145,10 @@ impl<'p> Lowerer<'p> {
             stack.extend(children.into_iter().rev());
         }
         let mut tick = lets.clone();
+        // What runs between the two passes over the lets (alarms, then
+        // handlers): the second pass recomputes only the lets that read,
+        // directly or through other lets, a slot stored there.
+        let lets_end = tick.len();
         for (_, spec) in &self.alarms {
             tick.extend(alarm_update(spec, self.k, self.dt));
         }
@@ -181,7 +210,11 @@ impl<'p> Lowerer<'p> {
         }
         if !handler_stmts.is_empty() {
             tick.extend(handler_stmts);
-            tick.extend(lets.clone());
+            let (mut changed, mut loads) = (Vec::new(), Vec::new());
+            for stmt in &tick[lets_end..] {
+                stmt_slots(stmt, &mut changed, &mut loads);
+            }
+            tick.extend(self.eval_nodes(&self.reading(&all_order, &changed)));
         }
         for (_, spec) in &self.actuators {
             tick.extend(actuator_update(spec, self.k, self.dt));
