@@ -6,11 +6,11 @@
 //! [`Ty::Error`], which is compatible with everything, so one mistake gives
 //! one diagnostic and the rest of the file is still checked.
 //!
-//! Files: [`units`] evaluates unit and type expressions; [`expr`] types
-//! expressions; [`body`] checks twin and component bodies; [`graph`] finds
-//! algebraic loops and the evaluation order; [`runs`] checks scenarios and
-//! tests; [`consts`] evaluates compile-time constants; [`generics`] infers
-//! unit parameters at calls, and [`probe`] stands in for them in generic
+//! Files: `units` evaluates unit and type expressions; `expr` types
+//! expressions; `body` checks twin and component bodies; `graph` finds
+//! algebraic loops and the evaluation order; `runs` checks scenarios and
+//! tests; `consts` evaluates compile-time constants; `generics` infers
+//! unit parameters at calls, and `probe` stands in for them in generic
 //! bodies and puts the inferred units back into members read through an
 //! instance.
 

@@ -7,8 +7,8 @@
 //! five independent mistakes give five diagnostics and the rest of the file
 //! is still checked. Only `syntax/` knows chumsky.
 //!
-//! The grammar is split in two: [`expr`] (expressions, unit and type
-//! expressions) and [`decl`] (declarations, items, scenario statements).
+//! The grammar is split in two: `expr` (expressions, unit and type
+//! expressions) and `decl` (declarations, items, scenario statements).
 
 mod decl;
 mod error;

@@ -54,7 +54,7 @@
 //! (ticks) or kept (samples, dead letters): a restart that redoes ticks and
 //! re-reads CSV rows after its checkpoint leaves the same history as a run
 //! that never stopped. The write-ahead log is moved into the database by
-//! a thread of its own ([`wal`]), so no commit waits for an fsync. A
+//! a thread of its own (`wal`), so no commit waits for an fsync. A
 //! failing write is logged and counted
 //! ([`SqliteHistory::failures`]), never a panic; the run goes on.
 

@@ -6,18 +6,18 @@
 //! `?options=-csearch_path%3Dplant` keeps several deployments in one
 //! database, a password may come from `PGPASSWORD`); gives the same
 //! tables with the same columns, keys and meanings as the SQLite history
-//! (its module doc describes them; [`schema`] has the PostgreSQL types),
+//! (its module doc describes them; `schema` has the PostgreSQL types),
 //! which `twinc history` exports as the same CSV ([`PgReader`]) and a
 //! restarted `twinc run` resumes from ([`PostgresHistory::last_checkpoint`]).
 //!
 //! # Writes
-//! The observer encodes each row at once, in COPY text ([`batch`]), and
-//! hands the batch to a thread of its own ([`writer`]) at the first write
+//! The observer encodes each row at once, in COPY text (`batch`), and
+//! hands the batch to a thread of its own (`writer`) at the first write
 //! or tick a second (of wall time) after the previous one, before every
 //! checkpoint, and on [`Observer::finish`], which waits until it is
 //! written. The run never waits on the network except when the writer
 //! falls several batches behind (the queue is bounded), and for at most
-//! [`SYNC_WAIT`] when it syncs before MQTT acknowledgements
+//! `SYNC_WAIT` when it syncs before MQTT acknowledgements
 //! ([`Observer::sync`]: a sync that does not finish in time holds the
 //! acknowledgements until a later one). Each batch is one
 //! transaction, merged by key as in SQLite — a row that exists is replaced
@@ -485,7 +485,7 @@ impl Observer for PostgresHistory {
     }
 
     /// Writes every row so far and waits for the writer (at most
-    /// [`SYNC_WAIT`]): true once they are all committed, false while the
+    /// `SYNC_WAIT`): true once they are all committed, false while the
     /// server is away or slow (the rows wait in the writer, and the
     /// runner holds the broker's messages).
     fn sync(&mut self) -> bool {
