@@ -11,9 +11,11 @@
 //! Translation is linear in the size of the program: every expression node
 //! is visited once, by an explicit work stack rather than recursion (models
 //! can have very deep expressions), and every `If`/`While` adds a fixed
-//! number of blocks. Slots are never cached in registers across statements:
-//! each `Load` reads memory and each `Store` writes it, and Cranelift's own
-//! alias analysis removes what is redundant.
+//! number of blocks. Every `Store` writes memory; a `Load` reads it unless
+//! the slot is among the [`FORWARD`] most recently stored or loaded in
+//! straight-line code, whose value is reused (see `Translator::known`).
+//! The lowering orders solver stages so that most values are used within
+//! that window (`ir::lower::schedule`).
 //!
 //! Cranelift's register allocator is not linear in the size of a function,
 //! so a statement list larger than [`CHUNK`] is cut into runs of

@@ -4,6 +4,10 @@
 //! derivatives need; gives the statements of one step from t_k to t_k+1:
 //! explicit Runge–Kutta methods from their Butcher tableaus (euler, rk4),
 //! and Dormand–Prince 5(4) with adaptive sub-steps as an IR loop.
+//!
+//! Each stage (its time, its state values, the lets, the derivatives) is
+//! put in demand order by [`super::schedule`]: the same values, computed
+//! close to where they are used.
 
 use super::schedule::schedule;
 use super::{Lowerer, bin, c, load};
