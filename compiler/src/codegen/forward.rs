@@ -20,9 +20,9 @@
 //! values of one stage are read only while still in the window and are
 //! stored again by the next stage: those stores go.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
-use crate::ir::{Expr, Slot, Stmt};
+use crate::ir::{Expr, Slot, SlotMap, Stmt};
 
 /// How many recently stored or loaded slots are forwarded.
 pub(super) const FORWARD: usize = 32;
@@ -35,7 +35,7 @@ pub(super) const FORWARD: usize = 32;
 #[derive(Clone, Debug)]
 pub(super) struct Window<V> {
     /// Each slot's value.
-    known: HashMap<Slot, V>,
+    known: SlotMap<V>,
     /// The order slots entered `known`, oldest first; at most [`FORWARD`].
     recent: VecDeque<Slot>,
 }
@@ -44,7 +44,7 @@ impl<V: Copy> Window<V> {
     /// An empty window.
     pub(super) fn new() -> Self {
         Window {
-            known: HashMap::new(),
+            known: SlotMap::default(),
             recent: VecDeque::new(),
         }
     }
@@ -89,12 +89,13 @@ impl<V: Copy> Window<V> {
 /// right, only the arguments a function takes), then the store.
 pub(super) fn dead_stores<V: Copy>(window: &Window<V>, run: &[Stmt]) -> Vec<bool> {
     let mut sim = window.slots();
-    // Per store, its slot and the loads that read memory, in order.
-    let mut steps: Vec<(Slot, Vec<Slot>)> = Vec::new();
+    // Per store, its slot and where its loads that read memory end in
+    // `misses` (they start where the previous store's end).
+    let mut steps: Vec<(Slot, usize)> = Vec::new();
+    let mut misses: Vec<Slot> = Vec::new();
     let mut exprs: Vec<&Expr> = Vec::new();
     for s in run {
         let Stmt::Store(slot, e) = s else { break };
-        let mut misses = Vec::new();
         exprs.push(e);
         while let Some(e) = exprs.pop() {
             match e {
@@ -112,15 +113,16 @@ pub(super) fn dead_stores<V: Copy>(window: &Window<V>, run: &[Stmt]) -> Vec<bool
             }
         }
         sim.remember(*slot, ());
-        steps.push((*slot, misses));
+        steps.push((*slot, misses.len()));
     }
     // Backwards: a store is dead if the next thing to touch its slot's
     // memory is another store.
-    let mut stored_next: HashMap<Slot, bool> = HashMap::new();
+    let mut stored_next: SlotMap<bool> = SlotMap::default();
     let mut dead = vec![false; run.len()];
-    for (k, (slot, misses)) in steps.iter().enumerate().rev() {
-        dead[k] = stored_next.insert(*slot, true) == Some(true);
-        for m in misses {
+    for (k, &(slot, end)) in steps.iter().enumerate().rev() {
+        dead[k] = stored_next.insert(slot, true) == Some(true);
+        let start = k.checked_sub(1).map_or(0, |p| steps[p].1);
+        for m in &misses[start..end] {
             stored_next.insert(*m, false);
         }
     }

@@ -23,14 +23,14 @@
 //! Linear in the size of the statements and the number of dependencies;
 //! the walk uses an explicit stack.
 
-use crate::ir::{Expr, Slot, Stmt};
+use crate::ir::{Expr, Slot, SlotMap, Stmt};
 
 /// `stmts` in demand-driven order (see the module docs).
 pub(super) fn schedule(stmts: Vec<Stmt>) -> Vec<Stmt> {
-    let preds = dependencies(&stmts);
+    let preds = Dependencies::of(&stmts);
     let mut needed = vec![false; stmts.len()];
-    for p in preds.iter().flatten() {
-        needed[*p] = true;
+    for &p in &preds.flat {
+        needed[p as usize] = true;
     }
     let sinks = (0..stmts.len()).filter(|&i| !needed[i]);
     let mut placed = vec![false; stmts.len()];
@@ -44,7 +44,7 @@ pub(super) fn schedule(stmts: Vec<Stmt>) -> Vec<Stmt> {
 
 /// Appends `root` to `order` after its unplaced dependencies (depth first,
 /// each node's dependencies in original order).
-fn place(root: usize, preds: &[Vec<usize>], placed: &mut [bool], order: &mut Vec<usize>) {
+fn place(root: usize, preds: &Dependencies, placed: &mut [bool], order: &mut Vec<usize>) {
     if placed[root] {
         return;
     }
@@ -53,9 +53,10 @@ fn place(root: usize, preds: &[Vec<usize>], placed: &mut [bool], order: &mut Vec
     placed[root] = true;
     while let Some((node, next)) = stack.last_mut() {
         let node = *node;
-        match preds[node].get(*next) {
+        match preds.of_stmt(node).get(*next) {
             Some(&p) => {
                 *next += 1;
+                let p = p as usize;
                 if !placed[p] {
                     placed[p] = true;
                     stack.push((p, 0));
@@ -69,69 +70,114 @@ fn place(root: usize, preds: &[Vec<usize>], placed: &mut [bool], order: &mut Vec
     }
 }
 
-/// For each statement, the earlier statements it must follow, ascending.
-fn dependencies(stmts: &[Stmt]) -> Vec<Vec<usize>> {
-    let mut last_writer: std::collections::HashMap<Slot, usize> = Default::default();
-    let mut readers: std::collections::HashMap<Slot, Vec<usize>> = Default::default();
-    let (mut reads, mut writes) = (Vec::new(), Vec::new());
-    stmts
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            reads.clear();
-            writes.clear();
-            slots_of(s, &mut reads, &mut writes);
-            let mut preds = Vec::new();
-            for r in &reads {
-                preds.extend(last_writer.get(r));
-            }
-            for w in &writes {
-                preds.extend(last_writer.get(w));
-                preds.extend(readers.remove(w).into_iter().flatten());
-            }
-            for r in &reads {
-                readers.entry(*r).or_default().push(i);
-            }
-            for w in &writes {
-                last_writer.insert(*w, i);
-            }
-            preds.retain(|&p| p != i);
-            preds.sort_unstable();
-            preds.dedup();
-            preds
-        })
-        .collect()
+/// For each statement, the earlier statements it must follow, ascending,
+/// all in one vector.
+struct Dependencies {
+    /// Statement `i`'s are `flat[start[i]..start[i + 1]]`.
+    flat: Vec<u32>,
+    /// Where each statement's begin; one more entry than statements.
+    start: Vec<usize>,
 }
 
-/// The slots a statement loads (`reads`) and stores (`writes`), anywhere
-/// inside it.
-fn slots_of(s: &Stmt, reads: &mut Vec<Slot>, writes: &mut Vec<Slot>) {
-    let mut stmts = vec![s];
-    let mut exprs: Vec<&Expr> = Vec::new();
-    while let Some(s) = stmts.pop() {
-        match s {
-            Stmt::Store(slot, e) => {
-                writes.push(*slot);
-                exprs.push(e);
+/// No reader: the end of a chain of readers.
+const NONE: u32 = u32::MAX;
+
+impl Dependencies {
+    fn of_stmt(&self, i: usize) -> &[u32] {
+        &self.flat[self.start[i]..self.start[i + 1]]
+    }
+
+    fn of(stmts: &[Stmt]) -> Dependencies {
+        let mut last_writer: SlotMap<u32> = SlotMap::default();
+        // The statements reading each slot since its last write, as chains
+        // through `links`: (statement, the previous link or NONE).
+        let mut readers: SlotMap<u32> = SlotMap::default();
+        let mut links: Vec<(u32, u32)> = Vec::new();
+        let mut deps = Dependencies {
+            flat: Vec::new(),
+            start: vec![0],
+        };
+        let mut walk = Walk::default();
+        for (i, s) in stmts.iter().enumerate() {
+            let i = i as u32;
+            walk.slots_of(s);
+            let first = deps.flat.len();
+            for r in &walk.reads {
+                deps.flat.extend(last_writer.get(r));
             }
-            Stmt::If(c, then, otherwise) => {
-                exprs.push(c);
-                stmts.extend(then.iter().chain(otherwise));
+            for w in &walk.writes {
+                deps.flat.extend(last_writer.get(w));
+                let mut link = readers.remove(w).unwrap_or(NONE);
+                while let Some(&(reader, previous)) = links.get(link as usize) {
+                    deps.flat.push(reader);
+                    link = previous;
+                }
             }
-            Stmt::While(c, body) => {
-                exprs.push(c);
-                stmts.extend(body);
+            for r in &walk.reads {
+                let previous = readers.get(r).copied().unwrap_or(NONE);
+                readers.insert(*r, links.len() as u32);
+                links.push((i, previous));
+            }
+            for w in &walk.writes {
+                last_writer.insert(*w, i);
+            }
+            let own = &mut deps.flat[first..];
+            own.sort_unstable();
+            let mut kept = first;
+            for k in first..deps.flat.len() {
+                let p = deps.flat[k];
+                if p != i && (kept == first || deps.flat[kept - 1] != p) {
+                    deps.flat[kept] = p;
+                    kept += 1;
+                }
+            }
+            deps.flat.truncate(kept);
+            deps.start.push(kept);
+        }
+        deps
+    }
+}
+
+/// The slots a statement loads and stores, anywhere inside it, with the
+/// work lists reused from one statement to the next.
+#[derive(Default)]
+struct Walk<'s> {
+    reads: Vec<Slot>,
+    writes: Vec<Slot>,
+    stmts: Vec<&'s Stmt>,
+    exprs: Vec<&'s Expr>,
+}
+
+impl<'s> Walk<'s> {
+    fn slots_of(&mut self, s: &'s Stmt) {
+        self.reads.clear();
+        self.writes.clear();
+        self.stmts.push(s);
+        while let Some(s) = self.stmts.pop() {
+            match s {
+                Stmt::Store(slot, e) => {
+                    self.writes.push(*slot);
+                    self.exprs.push(e);
+                }
+                Stmt::If(c, then, otherwise) => {
+                    self.exprs.push(c);
+                    self.stmts.extend(then.iter().chain(otherwise));
+                }
+                Stmt::While(c, body) => {
+                    self.exprs.push(c);
+                    self.stmts.extend(body);
+                }
             }
         }
-    }
-    while let Some(e) = exprs.pop() {
-        match e {
-            Expr::Const(_) => {}
-            Expr::Load(slot) => reads.push(*slot),
-            Expr::Unary(_, x) => exprs.push(x),
-            Expr::Binary(_, a, b) => exprs.extend([&**a, &**b]),
-            Expr::Call(_, args) => exprs.extend(args),
-            Expr::Select(c, a, b) => exprs.extend([&**c, &**a, &**b]),
+        while let Some(e) = self.exprs.pop() {
+            match e {
+                Expr::Const(_) => {}
+                Expr::Load(slot) => self.reads.push(*slot),
+                Expr::Unary(_, x) => self.exprs.push(x),
+                Expr::Binary(_, a, b) => self.exprs.extend([&**a, &**b]),
+                Expr::Call(_, args) => self.exprs.extend(args),
+                Expr::Select(c, a, b) => self.exprs.extend([&**c, &**a, &**b]),
+            }
         }
     }
 }
