@@ -13,9 +13,11 @@
 //!
 //! A store is dead when the same run stores its slot again before any
 //! load of it reads memory: every load in between is forwarded. Then no
-//! one can see the value in memory (stores of one run have no branch or
-//! call between them, and the run's last store of each slot is kept), so
-//! dropping the store changes nothing but the time it takes. In a solver
+//! one can see the value in memory: stores of one run have no branch,
+//! loop or chunk call between them (the host functions an expression may
+//! call touch no slot), and the run's last store of each slot is kept, so
+//! memory is as the interpreter leaves it whenever anything else could
+//! look. Dropping the store changes nothing but the time it takes. In a solver
 //! stage put in demand order (`ir::lower::schedule`) the lets and state
 //! values of one stage are read only while still in the window and are
 //! stored again by the next stage: those stores go.
