@@ -30,6 +30,7 @@
 // everywhere else. Each block below says why it is sound.
 #![allow(unsafe_code)]
 
+mod forward;
 mod host;
 mod jit;
 mod translate;

@@ -501,3 +501,23 @@ fn compiled_models_can_be_shared_between_threads() {
     fn shareable<T: Send + Sync>() {}
     shareable::<CompiledModel>();
 }
+
+#[test]
+fn stores_read_after_leaving_the_forwarding_window_are_kept() {
+    // s0 = 1; s1..=s40 = 0 (pushing s0 out of the window); s41 = s0 + 1
+    // (a read from memory); s0 = 2. Dropping the first store of s0 would
+    // make s41 read the initial 0.
+    let mut tick = vec![Stmt::Store(0, Expr::Const(1.0))];
+    tick.extend((1..=40).map(|s| Stmt::Store(s, Expr::Const(0.0))));
+    tick.push(Stmt::Store(
+        41,
+        Expr::bin(BinOp::Add, Expr::Load(0), Expr::Const(1.0)),
+    ));
+    tick.push(Stmt::Store(0, Expr::Const(2.0)));
+    let m = model(42, 21, tick);
+    let compiled = CompiledModel::compile(&m).expect("compiles");
+    let mut mem = Memory::new(&m);
+    compiled.tick(&mut mem);
+    assert_eq!(mem.get(41), 2.0);
+    assert_eq!(mem.get(0), 2.0);
+}

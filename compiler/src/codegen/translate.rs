@@ -11,17 +11,18 @@
 //! Translation is linear in the size of the program: every expression node
 //! is visited once, by an explicit work stack rather than recursion (models
 //! can have very deep expressions), and every `If`/`While` adds a fixed
-//! number of blocks. Slots are never cached in registers across statements:
-//! each `Load` reads memory and each `Store` writes it, and Cranelift's own
-//! alias analysis removes what is redundant.
+//! number of blocks. A `Load` reads memory unless its slot is among the
+//! most recently stored or loaded ones in straight-line code, whose value
+//! is reused; a `Store` writes memory unless the same run of stores stores
+//! its slot again before anything reads it from there (both in
+//! [`super::forward`]). The lowering orders solver stages so that most
+//! values are used while still reused (`ir::lower::schedule`).
 //!
 //! Cranelift's register allocator is not linear in the size of a function,
 //! so a statement list larger than [`CHUNK`] is cut into runs of
 //! consecutive statements, each compiled as a function of its own
 //! ([`Chunk`]) that the list calls in order. Memory is the only state
 //! between statements, so this changes nothing but compile time.
-
-use std::collections::HashMap;
 
 use cranelift::codegen::ir::{BlockArg, FuncRef, MemFlagsData, StackSlot};
 use cranelift::prelude::{
@@ -31,6 +32,7 @@ use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Module};
 
 use super::CodegenError;
+use super::forward::{Window, dead_stores};
 use super::host::host_index;
 use super::jit::{Layout, signature};
 use crate::ir::{BinOp, Expr, Func, Slot, Stmt, UnOp};
@@ -181,8 +183,7 @@ pub(super) fn translate<'s>(
         one: constants.one,
         nan: constants.nan,
         error: None,
-        known: HashMap::new(),
-        recent: std::collections::VecDeque::new(),
+        window: Window::new(),
     };
     match (shape, params.get(2)) {
         (Shape::Single, _) => t.block(stmts),
@@ -223,23 +224,10 @@ struct Translator<'a, 'm, 's> {
     nan: Value,
     /// The first error declaring a chunk, if any.
     error: Option<CodegenError>,
-    /// Store-to-load forwarding: the value each slot holds, as far as the
-    /// code emitted so far knows, valid in the current block because it
-    /// was defined in a block that dominates it. Slots never alias, and a
-    /// forwarded value is exactly what the load would read, so results
-    /// stay bit-identical; the cache is emptied wherever control merges
-    /// or memory may change behind our back (loops, chunk calls, the next
-    /// instance of a fleet).
-    known: HashMap<Slot, Value>,
-    /// The order slots entered `known`, oldest first. Only the most recent
-    /// [`FORWARD`] are kept: forwarding far back stretches live ranges
-    /// until the register allocator spills them, which costs more than
-    /// the loads it saves (and slows compilation).
-    recent: std::collections::VecDeque<Slot>,
+    /// Store-to-load forwarding: the values of the most recently stored
+    /// or loaded slots.
+    window: Window<Value>,
 }
-
-/// How many recently stored or loaded slots are forwarded.
-const FORWARD: usize = 32;
 
 impl<'s> Translator<'_, '_, 's> {
     /// A stack slot holding `stride`.
@@ -302,7 +290,7 @@ impl<'s> Translator<'_, '_, 's> {
         let chunk = self.env.chunk;
         let sizes: Vec<usize> = stmts.iter().map(stmt_size).collect();
         if sizes.iter().sum::<usize>() <= chunk {
-            stmts.iter().for_each(|s| self.stmt(s));
+            self.inline(stmts);
             return;
         }
         let (mut start, mut run) = (0, 0);
@@ -326,7 +314,7 @@ impl<'s> Translator<'_, '_, 's> {
     /// else as a call of a chunk.
     fn run(&mut self, stmts: &'s [Stmt], size: usize) {
         if size < self.env.chunk / 4 {
-            stmts.iter().for_each(|s| self.stmt(s));
+            self.inline(stmts);
         } else {
             self.call_chunk(stmts);
         }
@@ -363,6 +351,35 @@ impl<'s> Translator<'_, '_, 's> {
         }
     }
 
+    /// Emits statements in this function, leaving out the stores
+    /// [`dead_stores`] finds dead in each run of consecutive stores.
+    fn inline(&mut self, stmts: &'s [Stmt]) {
+        let is_store = |s: &Stmt| matches!(s, Stmt::Store(..));
+        let mut k = 0;
+        while k < stmts.len() {
+            if !is_store(&stmts[k]) {
+                self.stmt(&stmts[k]);
+                k += 1;
+                continue;
+            }
+            let end = stmts[k..]
+                .iter()
+                .position(|s| !is_store(s))
+                .map_or(stmts.len(), |n| k + n);
+            let dead = dead_stores(&self.window, &stmts[k..end]);
+            for (s, dead) in stmts[k..end].iter().zip(dead) {
+                if let Stmt::Store(slot, e) = s {
+                    let v = self.expr(e);
+                    match dead {
+                        true => self.remember(*slot, v),
+                        false => self.store(*slot, v),
+                    }
+                }
+            }
+            k = end;
+        }
+    }
+
     fn stmt(&mut self, s: &'s Stmt) {
         match s {
             Stmt::Store(slot, e) => {
@@ -381,7 +398,7 @@ impl<'s> Translator<'_, '_, 's> {
         let merge = self.builder.create_block();
         // Both branches start from what was known before them (those
         // values dominate both); after the merge, nothing is assumed.
-        let before = (self.known.clone(), self.recent.clone());
+        let before = self.window.clone();
         if otherwise.is_empty() {
             self.builder.ins().brif(cond, then_block, &[], merge, &[]);
         } else {
@@ -392,7 +409,7 @@ impl<'s> Translator<'_, '_, 's> {
             self.builder.switch_to_block(else_block);
             self.block(otherwise);
             self.builder.ins().jump(merge, &[]);
-            (self.known, self.recent) = before.clone();
+            self.window = before.clone();
         }
         self.builder.switch_to_block(then_block);
         self.block(then);
@@ -585,7 +602,7 @@ impl<'s> Translator<'_, '_, 's> {
     }
 
     fn load(&mut self, slot: Slot) -> Value {
-        if let Some(&v) = self.known.get(&slot) {
+        if let Some(v) = self.window.get(slot) {
             return v;
         }
         let (base, offset) = self.address(slot);
@@ -599,21 +616,12 @@ impl<'s> Translator<'_, '_, 's> {
 
     /// Forgets everything known about memory.
     fn forget(&mut self) {
-        self.known.clear();
-        self.recent.clear();
+        self.window.forget();
     }
 
-    /// Records that `slot` holds `v`, forgetting the oldest entry past
-    /// [`FORWARD`].
+    /// Records that `slot` holds `v`.
     fn remember(&mut self, slot: Slot, v: Value) {
-        if self.known.insert(slot, v).is_none() {
-            self.recent.push_back(slot);
-            if self.recent.len() > FORWARD
-                && let Some(old) = self.recent.pop_front()
-            {
-                self.known.remove(&old);
-            }
-        }
+        self.window.remember(slot, v);
     }
 
     fn store(&mut self, slot: Slot, v: Value) {

@@ -162,6 +162,36 @@ pub fn maximum(a: f64, b: f64) -> f64 {
     }
 }
 
+/// A map keyed by slot with a cheap multiplicative hash: the compiler's
+/// passes over slots (scheduling, forwarding) look slots up once per load
+/// or store, where SipHash would cost more than the rest of the work.
+pub type SlotMap<V> = std::collections::HashMap<Slot, V, std::hash::BuildHasherDefault<SlotHasher>>;
+
+/// The hasher of [`SlotMap`] (Fibonacci hashing of the slot number; not
+/// resistant to chosen keys, which slots are not).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SlotHasher(u64);
+
+impl std::hash::Hasher for SlotHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 /// Truth of a stored value.
 pub fn truthy(x: f64) -> bool {
     x != 0.0

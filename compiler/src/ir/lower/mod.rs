@@ -15,6 +15,7 @@ mod expr;
 mod lookup;
 mod plan;
 mod rules;
+mod schedule;
 mod solver;
 
 use rules::{actuator_update, alarm_update, clamp_expr};

@@ -4,7 +4,12 @@
 //! derivatives need; gives the statements of one step from t_k to t_k+1:
 //! explicit Runge–Kutta methods from their Butcher tableaus (euler, rk4),
 //! and Dormand–Prince 5(4) with adaptive sub-steps as an IR loop.
+//!
+//! Each stage (its time, its state values, the lets, the derivatives) is
+//! put in demand order by [`super::schedule`]: the same values, computed
+//! close to where they are used.
 
+use super::schedule::schedule;
 use super::{Lowerer, bin, c, load};
 use crate::ir::{BinOp, Expr, Func, Slot, SlotKind, Stmt};
 
@@ -38,22 +43,24 @@ impl Lowerer<'_> {
             let k: Vec<Slot> = (0..n)
                 .map(|i| self.scratch(format!("rk#k{stage}[{i}]")))
                 .collect();
+            let mut stage_stmts = Vec::new();
             if stage > 0 {
-                out.push(Stmt::Store(
+                stage_stmts.push(Stmt::Store(
                     self.time,
                     bin(BinOp::Add, load(t0), bin(BinOp::Mul, c(*ci), load(self.dt))),
                 ));
                 for i in 0..n {
-                    out.push(Stmt::Store(
+                    stage_stmts.push(Stmt::Store(
                         states[i],
                         stage_value(y0[i], row, &ks, i, load(self.dt)),
                     ));
                 }
             }
-            out.extend(stage_lets.iter().cloned());
+            stage_stmts.extend(stage_lets.iter().cloned());
             for (i, (_, d)) in ders.iter().enumerate() {
-                out.push(Stmt::Store(k[i], d.clone()));
+                stage_stmts.push(Stmt::Store(k[i], d.clone()));
             }
+            out.extend(schedule(stage_stmts));
             ks.push(k);
         }
         for i in 0..n {
@@ -119,22 +126,23 @@ impl Lowerer<'_> {
         }
         let mut done: Vec<Vec<Slot>> = Vec::new();
         for stage in 0..7 {
-            body.push(Stmt::Store(
+            let mut stage_stmts = vec![Stmt::Store(
                 self.time,
                 bin(
                     BinOp::Add,
                     load(tt),
                     bin(BinOp::Mul, c(DP_C[stage]), load(h)),
                 ),
-            ));
+            )];
             for i in 0..n {
                 let v = stage_value(y0[i], DP_A[stage], &done, i, load(h));
-                body.push(Stmt::Store(states[i], v));
+                stage_stmts.push(Stmt::Store(states[i], v));
             }
-            body.extend(stage_lets.iter().cloned());
+            stage_stmts.extend(stage_lets.iter().cloned());
             for (i, (_, d)) in ders.iter().enumerate() {
-                body.push(Stmt::Store(ks[stage][i], d.clone()));
+                stage_stmts.push(Stmt::Store(ks[stage][i], d.clone()));
             }
+            body.extend(schedule(stage_stmts));
             done.push(ks[stage].clone());
         }
         // The 5th-order solution is the last stage's state (FSAL form:
