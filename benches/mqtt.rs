@@ -182,6 +182,15 @@ fn show(trials: &[Trial]) -> String {
         .join(", ")
 }
 
+/// A thread named `name` (so that profiles tell the bench's threads
+/// from the runtime's).
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+    match std::thread::Builder::new().name(name.into()).spawn(f) {
+        Ok(t) => t,
+        Err(e) => panic!("cannot start a thread: {e}"),
+    }
+}
+
 /// A client with Nagle off, so that no measured delay is the client's own.
 fn client(port: u16, id: &str, inflight: u16) -> (Client, Connection) {
     let mut options = MqttOptions::new(id, "127.0.0.1", port);
@@ -205,7 +214,7 @@ impl Publisher {
     fn connect(port: u16, id: &str) -> Publisher {
         let (client, mut connection) = client(port, id, 1000);
         let (up_tx, up) = channel();
-        let driver = std::thread::spawn(move || {
+        let driver = spawn("bench-pub", move || {
             for event in connection.iter() {
                 match event {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -275,7 +284,7 @@ fn null_subscriber(port: u16, messages: usize, qos: QoS, trial: usize) -> Trial 
     let counter = seen.clone();
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = stop.clone();
-    let driver = std::thread::spawn(move || {
+    let driver = spawn("bench-null", move || {
         for event in connection.iter() {
             match event {
                 Ok(Event::Incoming(Packet::SubAck(_))) => {
@@ -378,7 +387,7 @@ time = "/ts"
         let (tx, rx) = channel();
         let stopping = stop.clone();
         let history: PathBuf = dir.join("history.db");
-        let thread = std::thread::spawn(move || {
+        let thread = spawn("runner", move || {
             let model = match twin_runtime::live::reload::compile(&model_path, None) {
                 Ok(m) => m,
                 Err(e) => panic!("{e}"),
@@ -481,7 +490,7 @@ fn latency(dir: &Path, port: u16, rate: f64, every: usize, command_qos: u8, tria
     let arrivals = Arc::new(Mutex::new(Vec::<(u64, f64)>::new()));
     let (sub_tx, subscribed) = channel();
     let sink = arrivals.clone();
-    let driver = std::thread::spawn(move || {
+    let driver = spawn("bench-commands", move || {
         for event in connection.iter() {
             match event {
                 Ok(Event::Incoming(Packet::SubAck(_))) => {
