@@ -572,7 +572,9 @@ fn latency(dir: &Path, port: u16, rate: f64, every: usize, command_qos: u8, tria
         ms.get(i).copied().unwrap_or(f64::NAN)
     };
     let first = (rate * LATENCY_WARM_UP).ceil() as usize;
-    let counted = (first..total).filter(|j| (j / TWINS).is_multiple_of(every)).count();
+    let counted = (first..total)
+        .filter(|j| (j / TWINS).is_multiple_of(every))
+        .count();
     let share = if every == 1 {
         "every".to_string()
     } else {

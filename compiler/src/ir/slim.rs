@@ -76,6 +76,8 @@ fn round(model: &mut Model, extras: &mut [Expr]) -> bool {
         walk_loads(list, &mut |s| pin(&mut read, s));
     }
     let mut replace: Vec<Option<Expr>> = vec![None; n];
+    // The copies worth checking, each with the slot it copies.
+    let mut copies: Vec<Option<Slot>> = vec![None; n];
     for s in 0..n {
         if !candidate(s) {
             continue;
@@ -90,13 +92,16 @@ fn round(model: &mut Model, extras: &mut [Expr]) -> bool {
                 replace[s] = Some(Expr::Const(f64::from_bits(bits)));
             }
             Stored::Copy(from)
-                if (from as usize) < model.persistent as usize
-                    && from as usize != s
-                    && in_step(model, s as Slot, from) =>
+                if (from as usize) < model.persistent as usize && from as usize != s =>
             {
-                replace[s] = Some(Expr::Load(from));
+                copies[s] = Some(from);
             }
             _ => {}
+        }
+    }
+    for (s, fine) in in_step(model, &copies).into_iter().enumerate() {
+        if let (true, Some(from)) = (fine, copies[s]) {
+            replace[s] = Some(Expr::Load(from));
         }
     }
     // An alias is checked against the slot it copies as the programs are
@@ -177,73 +182,96 @@ fn programs_mut(m: &mut Model) -> [&mut Vec<Stmt>; 4] {
     ]
 }
 
-/// Whether every read of `alias` finds it equal to `from`, and it is equal
-/// at the end of the tick (when rows are recorded).
-fn in_step(m: &Model, alias: Slot, from: Slot) -> bool {
-    let step = Step { alias, from };
-    let fine = |list: &[Stmt], start: bool| step.block(list, start);
-    fine(&m.init_sensors, false).is_some()
-        && fine(&m.init, false).is_some()
-        && match fine(&m.tick, false) {
-            Some(end_of_tick) => end_of_tick && fine(&m.integrate, end_of_tick).is_some(),
-            None => false,
+/// For each slot with a `copies` entry (an alias and the slot it copies):
+/// whether every read of the alias finds it equal to that slot, and it is
+/// equal at the end of the tick (when rows are recorded). One pass over
+/// the programs for all aliases.
+fn in_step(m: &Model, copies: &[Option<Slot>]) -> Vec<bool> {
+    let n = copies.len();
+    let mut copied_by: Vec<Vec<Slot>> = vec![Vec::new(); n];
+    for (alias, from) in copies.iter().enumerate() {
+        if let Some(from) = from {
+            copied_by[*from as usize].push(alias as Slot);
         }
+    }
+    let mut step = Step {
+        copies,
+        copied_by,
+        broken: vec![false; n],
+    };
+    // Every program starts with the aliases out of step.
+    let start = vec![false; n];
+    step.block(&m.init_sensors, start.clone());
+    step.block(&m.init, start.clone());
+    let end_of_tick = step.block(&m.tick, start);
+    step.block(&m.integrate, end_of_tick.clone());
+    (0..n)
+        .map(|s| copies[s].is_some() && !step.broken[s] && end_of_tick[s])
+        .collect()
 }
 
-/// The dataflow of [`in_step`]: `true` while the alias holds the value
-/// of `from`.
-struct Step {
-    alias: Slot,
-    from: Slot,
+/// The dataflow of [`in_step`]: per slot, `true` while an alias holds the
+/// value of the slot it copies.
+struct Step<'a> {
+    /// The slot each alias copies.
+    copies: &'a [Option<Slot>],
+    /// The aliases of each slot.
+    copied_by: Vec<Vec<Slot>>,
+    /// Aliases read while out of step.
+    broken: Vec<bool>,
 }
 
-impl Step {
-    /// The state after `list` entered in state `now`; `None` if the alias
-    /// is read out of step.
-    fn block(&self, list: &[Stmt], mut now: bool) -> Option<bool> {
+impl Step<'_> {
+    /// The state after `list` entered in state `now`.
+    fn block(&mut self, list: &[Stmt], mut now: Vec<bool>) -> Vec<bool> {
         for stmt in list {
-            now = self.stmt(stmt, now)?;
+            now = self.stmt(stmt, now);
         }
-        Some(now)
+        now
     }
 
-    fn reads_ok(&self, e: &Expr, now: bool) -> bool {
-        let mut ok = true;
-        loads(e, &mut |s| ok &= now || s != self.alias);
-        ok
+    fn read(&mut self, e: &Expr, now: &[bool]) {
+        let broken = &mut self.broken;
+        let copies = self.copies;
+        loads(e, &mut |s| {
+            let i = s as usize;
+            if copies.get(i).is_some_and(Option::is_some) && !now[i] {
+                broken[i] = true;
+            }
+        });
     }
 
-    fn stmt(&self, stmt: &Stmt, now: bool) -> Option<bool> {
+    fn stmt(&mut self, stmt: &Stmt, mut now: Vec<bool>) -> Vec<bool> {
         match stmt {
             Stmt::Store(slot, e) => {
-                if !self.reads_ok(e, now) {
-                    return None;
+                self.read(e, &now);
+                let i = *slot as usize;
+                if let Some(from) = self.copies.get(i).copied().flatten() {
+                    now[i] = *e == Expr::Load(from);
                 }
-                Some(if *slot == self.alias {
-                    *e == Expr::Load(self.from)
-                } else if *slot == self.from {
-                    false
-                } else {
-                    now
-                })
+                if let Some(aliases) = self.copied_by.get(i) {
+                    for a in aliases {
+                        now[*a as usize] = false;
+                    }
+                }
+                now
             }
             Stmt::If(c, a, b) => {
-                if !self.reads_ok(c, now) {
-                    return None;
-                }
-                Some(self.block(a, now)? && self.block(b, now)?)
+                self.read(c, &now);
+                let then = self.block(a, now.clone());
+                let otherwise = self.block(b, now);
+                then.iter().zip(otherwise).map(|(x, y)| *x && y).collect()
             }
             Stmt::While(c, body) => {
-                // The state at the condition is the entry's and every
-                // iteration's end; one bit, so it settles at once.
+                // At the condition: the entry's state and every
+                // iteration's end; it only falls, so it settles.
                 let mut entry = now;
                 loop {
-                    if !self.reads_ok(c, entry) {
-                        return None;
-                    }
-                    let next = entry && self.block(body, entry)?;
+                    self.read(c, &entry);
+                    let end = self.block(body, entry.clone());
+                    let next: Vec<bool> = entry.iter().zip(&end).map(|(x, y)| *x && *y).collect();
                     if next == entry {
-                        return Some(entry);
+                        return entry;
                     }
                     entry = next;
                 }
@@ -252,18 +280,45 @@ impl Step {
     }
 }
 
-/// Calls `f` with every slot `e` loads (iteratively: expressions can be
-/// very deep).
+/// Calls `f` with every slot `e` loads: by recursion to a modest depth
+/// (no allocation, the common case), then with an explicit stack
+/// (expressions can be very deep).
 fn loads(e: &Expr, f: &mut impl FnMut(Slot)) {
-    let mut stack = vec![e];
-    while let Some(e) = stack.pop() {
-        match e {
-            Expr::Load(s) => f(*s),
-            Expr::Const(_) => {}
-            Expr::Unary(_, x) => stack.push(x),
-            Expr::Binary(_, a, b) => stack.extend([&**a, &**b]),
-            Expr::Call(_, xs) => stack.extend(xs.iter()),
-            Expr::Select(a, b, c) => stack.extend([&**a, &**b, &**c]),
+    loads_at(e, f, 0)
+}
+
+/// How deep [`loads`] and [`substitute`] recurse before they switch to a
+/// heap stack.
+const RECURSE: usize = 64;
+
+fn loads_at(e: &Expr, f: &mut impl FnMut(Slot), depth: usize) {
+    if depth > RECURSE {
+        let mut stack = vec![e];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::Load(s) => f(*s),
+                Expr::Const(_) => {}
+                Expr::Unary(_, x) => stack.push(x),
+                Expr::Binary(_, a, b) => stack.extend([&**a, &**b]),
+                Expr::Call(_, xs) => stack.extend(xs.iter()),
+                Expr::Select(a, b, c) => stack.extend([&**a, &**b, &**c]),
+            }
+        }
+        return;
+    }
+    match e {
+        Expr::Load(s) => f(*s),
+        Expr::Const(_) => {}
+        Expr::Unary(_, x) => loads_at(x, f, depth + 1),
+        Expr::Binary(_, a, b) => {
+            loads_at(a, f, depth + 1);
+            loads_at(b, f, depth + 1);
+        }
+        Expr::Call(_, xs) => xs.iter().for_each(|x| loads_at(x, f, depth + 1)),
+        Expr::Select(a, b, c) => {
+            loads_at(a, f, depth + 1);
+            loads_at(b, f, depth + 1);
+            loads_at(c, f, depth + 1);
         }
     }
 }
@@ -318,26 +373,54 @@ fn rewrite(list: &mut Vec<Stmt>, replace: &[Option<Expr>]) {
 }
 
 fn substitute(e: &mut Expr, replace: &[Option<Expr>]) {
-    let mut stack = vec![e];
-    while let Some(e) = stack.pop() {
-        match e {
-            Expr::Load(s) => {
-                if let Some(r) = &replace[*s as usize] {
-                    *e = r.clone();
+    substitute_at(e, replace, 0)
+}
+
+fn substitute_at(e: &mut Expr, replace: &[Option<Expr>], depth: usize) {
+    if depth > RECURSE {
+        let mut stack = vec![e];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::Load(s) => {
+                    if let Some(r) = &replace[*s as usize] {
+                        *e = r.clone();
+                    }
+                }
+                Expr::Const(_) => {}
+                Expr::Unary(_, x) => stack.push(x),
+                Expr::Binary(_, a, b) => {
+                    stack.push(a);
+                    stack.push(b);
+                }
+                Expr::Call(_, xs) => stack.extend(xs.iter_mut()),
+                Expr::Select(a, b, c) => {
+                    stack.push(a);
+                    stack.push(b);
+                    stack.push(c);
                 }
             }
-            Expr::Const(_) => {}
-            Expr::Unary(_, x) => stack.push(x),
-            Expr::Binary(_, a, b) => {
-                stack.push(a);
-                stack.push(b);
+        }
+        return;
+    }
+    match e {
+        Expr::Load(s) => {
+            if let Some(r) = &replace[*s as usize] {
+                *e = r.clone();
             }
-            Expr::Call(_, xs) => stack.extend(xs.iter_mut()),
-            Expr::Select(a, b, c) => {
-                stack.push(a);
-                stack.push(b);
-                stack.push(c);
-            }
+        }
+        Expr::Const(_) => {}
+        Expr::Unary(_, x) => substitute_at(x, replace, depth + 1),
+        Expr::Binary(_, a, b) => {
+            substitute_at(a, replace, depth + 1);
+            substitute_at(b, replace, depth + 1);
+        }
+        Expr::Call(_, xs) => xs
+            .iter_mut()
+            .for_each(|x| substitute_at(x, replace, depth + 1)),
+        Expr::Select(a, b, c) => {
+            substitute_at(a, replace, depth + 1);
+            substitute_at(b, replace, depth + 1);
+            substitute_at(c, replace, depth + 1);
         }
     }
 }
