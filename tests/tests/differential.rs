@@ -450,3 +450,81 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Wide random programs
+
+/// Slots of the wide random programs: more than the translator forwards
+/// (its window holds the 32 most recent), so values leave the window and
+/// are read back from memory; and long runs of stores, in which the
+/// translator leaves out stores that the same run overwrites before
+/// anything reads them (`compiler/src/codegen/forward.rs`).
+const WIDE: Slot = 48;
+
+fn wide_expr() -> impl Strategy<Value = Expr> {
+    let leaf = prop_oneof![
+        value().prop_map(Expr::Const),
+        (0..WIDE).prop_map(Expr::Load)
+    ];
+    leaf.prop_recursive(3, 12, 2, |inner| {
+        prop_oneof![
+            (
+                prop::sample::select(BINOPS.to_vec()),
+                inner.clone(),
+                inner.clone()
+            )
+                .prop_map(|(op, a, b)| Expr::bin(op, a, b)),
+            (inner.clone(), inner.clone(), inner).prop_map(|(c, a, b)| Expr::select(c, a, b)),
+        ]
+    })
+}
+
+/// Mostly stores, now and then a branch (which ends a run of stores).
+fn wide_stmts() -> impl Strategy<Value = Vec<Gen>> {
+    let store = || (0..WIDE, wide_expr()).prop_map(|(s, e)| Gen::Store(s, e));
+    let stmt = prop_oneof![
+        12 => store(),
+        1 => (
+            wide_expr(),
+            prop::collection::vec(store(), 0..6),
+            prop::collection::vec(store(), 0..3)
+        )
+            .prop_map(|(c, t, o)| Gen::If(c, t, o)),
+    ];
+    prop::collection::vec(stmt, 0..160)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Long random programs over more slots than the forwarding window
+    /// leave memory as the interpreter does after `init` and each of
+    /// 4 × (`tick`, `integrate`).
+    #[test]
+    fn wide_random_programs_agree(
+        init in wide_stmts(),
+        tick in wide_stmts(),
+        integrate in wide_stmts(),
+        start in prop::collection::vec(value(), WIDE as usize),
+    ) {
+        let mut model = bare_model(WIDE, WIDE / 2, build(&init, 0), build(&tick, 0), build(&integrate, 0));
+        model.name = "wide".to_string();
+        let compiled = CompiledModel::compile(&model).expect("random programs compile");
+        let mut want = Memory::new(&model);
+        for (s, v) in start.iter().enumerate() {
+            want.set(s as Slot, *v);
+        }
+        let mut got = want.clone();
+        interp::exec(&model.init, &mut want);
+        compiled.init(&mut got);
+        prop_assert_eq!(difference(&model, &want, &got), None, "init");
+        for step in 0..4 {
+            interp::exec(&model.tick, &mut want);
+            compiled.tick(&mut got);
+            prop_assert_eq!(difference(&model, &want, &got), None, "tick {}", step);
+            interp::exec(&model.integrate, &mut want);
+            compiled.integrate(&mut got);
+            prop_assert_eq!(difference(&model, &want, &got), None, "integrate {}", step);
+        }
+    }
+}
