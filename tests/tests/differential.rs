@@ -10,9 +10,8 @@
 
 use proptest::prelude::*;
 use twin_compiler::codegen::CompiledModel;
-use twin_compiler::hir::Solver;
 use twin_compiler::interp::{self, Memory};
-use twin_compiler::ir::{BinOp, Expr, Func, Model, Slot, SlotInfo, SlotKind, Stmt, UnOp};
+use twin_compiler::ir::{BinOp, Expr, Func, Model, Slot, Stmt, UnOp};
 use twin_tests::differential::{Fleet, Program, assert_same, difference, same};
 
 /// A model with `slots` slots, the first `persistent` persistent, and the
@@ -25,33 +24,10 @@ fn bare_model(
     integrate: Vec<Stmt>,
 ) -> Model {
     Model {
-        name: "hand_built".to_string(),
-        slots: (0..slots)
-            .map(|i| SlotInfo {
-                name: format!("s{i}"),
-                kind: if i < persistent {
-                    SlotKind::Var
-                } else {
-                    SlotKind::Scratch
-                },
-            })
-            .collect(),
-        persistent,
-        time: 0,
-        dt: 0,
-        tick_index: 0,
-        step: 1.0,
-        solver: Solver::Euler,
-        states: Vec::new(),
-        init_sensors: Vec::new(),
         init,
         tick,
         integrate,
-        outputs: Vec::new(),
-        sensors: Vec::new(),
-        params: Vec::new(),
-        alarms: Vec::new(),
-        actuators: Vec::new(),
+        ..Model::bare("hand_built", slots, persistent)
     }
 }
 

@@ -2,41 +2,15 @@
 //! values, the layout checks, and the guards of the safe entry points.
 
 use super::{CodegenError, CompiledModel, Entries, Opt, Options};
-use crate::hir::Solver;
 use crate::interp::{self, Memory};
-use crate::ir::{BinOp, Expr, Func, Model, SlotInfo, SlotKind, Stmt, UnOp};
+use crate::ir::{BinOp, Expr, Func, Model, Stmt, UnOp};
 
 /// A model with `slots` slots, the first `persistent` of them persistent,
 /// whose `tick` is `tick`.
 fn model(slots: u32, persistent: u32, tick: Vec<Stmt>) -> Model {
     Model {
-        name: "t".to_string(),
-        slots: (0..slots)
-            .map(|i| SlotInfo {
-                name: format!("s{i}"),
-                kind: if i < persistent {
-                    SlotKind::Var
-                } else {
-                    SlotKind::Scratch
-                },
-            })
-            .collect(),
-        persistent,
-        time: 0,
-        dt: 0,
-        tick_index: 0,
-        step: 1.0,
-        solver: Solver::Euler,
-        states: Vec::new(),
-        init_sensors: Vec::new(),
-        init: Vec::new(),
         tick,
-        integrate: Vec::new(),
-        outputs: Vec::new(),
-        sensors: Vec::new(),
-        params: Vec::new(),
-        alarms: Vec::new(),
-        actuators: Vec::new(),
+        ..Model::bare("t", slots, persistent)
     }
 }
 

@@ -440,6 +440,42 @@ pub struct Model {
 }
 
 impl Model {
+    /// A model with no programs and no interface: `slots` slots named
+    /// `s0`, `s1`, ..., the first `persistent` of them vars of the instance
+    /// and the rest scratch, step 1 s, euler, the clock at slot 0. What
+    /// tests and tools build programs on by hand.
+    pub fn bare(name: &str, slots: u32, persistent: u32) -> Model {
+        Model {
+            name: name.to_string(),
+            slots: (0..slots)
+                .map(|i| SlotInfo {
+                    name: format!("s{i}"),
+                    kind: if i < persistent {
+                        SlotKind::Var
+                    } else {
+                        SlotKind::Scratch
+                    },
+                })
+                .collect(),
+            persistent,
+            time: 0,
+            dt: 0,
+            tick_index: 0,
+            step: 1.0,
+            solver: Solver::Euler,
+            states: Vec::new(),
+            init_sensors: Vec::new(),
+            init: Vec::new(),
+            tick: Vec::new(),
+            integrate: Vec::new(),
+            outputs: Vec::new(),
+            sensors: Vec::new(),
+            params: Vec::new(),
+            alarms: Vec::new(),
+            actuators: Vec::new(),
+        }
+    }
+
     /// Moves the shared clock to tick `k` (after `integrate`, before the
     /// next `tick`): sets the tick index and `t = k·dt`.
     pub fn set_tick(&self, scratch_or_block: &mut impl FnMut(Slot, f64), k: u64, dt: f64) {

@@ -189,7 +189,7 @@ mod tests {
 
     use super::schedule;
     use crate::interp::{Memory, exec};
-    use crate::ir::{BinOp, Expr, Slot, SlotInfo, SlotKind, Stmt};
+    use crate::ir::{BinOp, Expr, Slot, Stmt};
 
     const SLOTS: u32 = 12;
 
@@ -225,31 +225,7 @@ mod tests {
     }
 
     fn memory() -> Memory {
-        let model = crate::ir::Model {
-            name: String::new(),
-            slots: (0..SLOTS)
-                .map(|i| SlotInfo {
-                    name: format!("s{i}"),
-                    kind: SlotKind::Var,
-                })
-                .collect(),
-            persistent: SLOTS,
-            time: 0,
-            dt: 0,
-            tick_index: 0,
-            step: 1.0,
-            solver: crate::hir::Solver::Euler,
-            states: Vec::new(),
-            init_sensors: Vec::new(),
-            init: Vec::new(),
-            tick: Vec::new(),
-            integrate: Vec::new(),
-            outputs: Vec::new(),
-            sensors: Vec::new(),
-            params: Vec::new(),
-            alarms: Vec::new(),
-            actuators: Vec::new(),
-        };
+        let model = crate::ir::Model::bare("", SLOTS, SLOTS);
         let mut mem = Memory::new(&model);
         for s in 0..SLOTS {
             mem.set(s, 1.0 + f64::from(s) * 0.37);
