@@ -367,6 +367,39 @@ fn random_model(init: &[Gen], tick: &[Gen], integrate: &[Gen]) -> Model {
     m
 }
 
+/// A memory whose first slots hold `start`.
+fn memory_at(model: &Model, start: &[f64]) -> Memory {
+    let mut mem = Memory::new(model);
+    for (s, v) in start.iter().enumerate() {
+        mem.set(s as Slot, *v);
+    }
+    mem
+}
+
+/// `init` then `steps` × (`tick`, `integrate`) from `start` in both
+/// engines, comparing every slot after each program.
+fn engines_agree(
+    model: &Model,
+    compiled: &CompiledModel,
+    start: Memory,
+    steps: usize,
+) -> Result<(), TestCaseError> {
+    let mut want = start;
+    let mut got = want.clone();
+    interp::exec(&model.init, &mut want);
+    compiled.init(&mut got);
+    prop_assert_eq!(difference(model, &want, &got), None, "init");
+    for step in 0..steps {
+        interp::exec(&model.tick, &mut want);
+        compiled.tick(&mut got);
+        prop_assert_eq!(difference(model, &want, &got), None, "tick {}", step);
+        interp::exec(&model.integrate, &mut want);
+        compiled.integrate(&mut got);
+        prop_assert_eq!(difference(model, &want, &got), None, "integrate {}", step);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
 
@@ -384,23 +417,9 @@ proptest! {
         let compiled = CompiledModel::compile(&model).expect("random programs compile");
         let mut starts_mem = Vec::new();
         for start in &starts {
-            let mut want = Memory::new(&model);
-            for (s, v) in start.iter().enumerate() {
-                want.set(s as Slot, *v);
-            }
-            starts_mem.push(want.clone());
-            let mut got = want.clone();
-            interp::exec(&model.init, &mut want);
-            compiled.init(&mut got);
-            prop_assert_eq!(difference(&model, &want, &got), None, "init");
-            for step in 0..6 {
-                interp::exec(&model.tick, &mut want);
-                compiled.tick(&mut got);
-                prop_assert_eq!(difference(&model, &want, &got), None, "tick {}", step);
-                interp::exec(&model.integrate, &mut want);
-                compiled.integrate(&mut got);
-                prop_assert_eq!(difference(&model, &want, &got), None, "integrate {}", step);
-            }
+            let mem = memory_at(&model, start);
+            starts_mem.push(mem.clone());
+            engines_agree(&model, &compiled, mem, 6)?;
         }
         // The fleet: the same starts, run together. Random programs read
         // scratch before writing it, so the single runs share one scratch
@@ -486,21 +505,6 @@ proptest! {
         let mut model = bare_model(WIDE, WIDE / 2, build(&init, 0), build(&tick, 0), build(&integrate, 0));
         model.name = "wide".to_string();
         let compiled = CompiledModel::compile(&model).expect("random programs compile");
-        let mut want = Memory::new(&model);
-        for (s, v) in start.iter().enumerate() {
-            want.set(s as Slot, *v);
-        }
-        let mut got = want.clone();
-        interp::exec(&model.init, &mut want);
-        compiled.init(&mut got);
-        prop_assert_eq!(difference(&model, &want, &got), None, "init");
-        for step in 0..4 {
-            interp::exec(&model.tick, &mut want);
-            compiled.tick(&mut got);
-            prop_assert_eq!(difference(&model, &want, &got), None, "tick {}", step);
-            interp::exec(&model.integrate, &mut want);
-            compiled.integrate(&mut got);
-            prop_assert_eq!(difference(&model, &want, &got), None, "integrate {}", step);
-        }
+        engines_agree(&model, &compiled, memory_at(&model, &start), 4)?;
     }
 }
