@@ -1,4 +1,4 @@
-//! MQTT in and out: one broker connection per `[[source]] kind = "mqtt"`.
+//! MQTT in and out: the broker connections of each `[[source]] kind = "mqtt"`.
 //!
 //! Takes a source's broker settings ([`manifest::Mqtt`]: host, port, TLS,
 //! client id, user name and the environment variable holding the
@@ -55,10 +55,12 @@ use rumqttc::{
     Publish, QoS, SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
 };
 
+use super::Input;
 use super::manifest::{self, Instances, Manifest, SourceKind};
-use super::publish::publications;
 use super::sources::now_epoch;
-use super::{Input, Observer, Tick};
+
+mod sink;
+pub use sink::MqttSink;
 
 /// Requests (publications, acknowledgements) that may wait for the
 /// connection before new publications are dropped.
@@ -243,17 +245,14 @@ impl MqttLink {
     /// The observer that publishes this source's actuator commands and
     /// alarm events, if the manifest sends any here.
     pub fn sink(&self, manifest: &Manifest) -> Option<MqttSink> {
-        writes_to(manifest, self.source).then(|| MqttSink {
-            manifest: manifest.clone(),
-            sink: self.source,
-            client: self
-                .out
-                .as_ref()
-                .map_or(&self.client, |o| &o.client)
-                .clone(),
-            label: self.label.clone(),
-            dropping: false,
-            dropped: 0,
+        writes_to(manifest, self.source).then(|| {
+            let out = self.out.as_ref().map_or(&self.client, |o| &o.client);
+            MqttSink::new(
+                manifest.clone(),
+                self.source,
+                out.clone(),
+                self.label.clone(),
+            )
         })
     }
 
@@ -689,160 +688,5 @@ fn acknowledge(client: &Client, shared: &Shared, handled: &[AtomicU64], source: 
     }
 }
 
-/// Publishes one source's actuator commands and alarm events.
-pub struct MqttSink {
-    manifest: Manifest,
-    sink: usize,
-    client: Client,
-    label: Label,
-    /// Whether publications are being dropped (the queue is full).
-    dropping: bool,
-    /// Publications dropped so far.
-    dropped: u64,
-}
-
-impl MqttSink {
-    /// Publications dropped because the connection could not take them.
-    pub fn dropped(&self) -> u64 {
-        self.dropped
-    }
-}
-
-impl Observer for MqttSink {
-    fn tick(&mut self, tick: &Tick<'_>) {
-        for p in publications(&self.manifest, tick, self.sink) {
-            let qos = match p.qos {
-                0 => QoS::AtMostOnce,
-                1 => QoS::AtLeastOnce,
-                _ => QoS::ExactlyOnce,
-            };
-            match self
-                .client
-                .try_publish(&p.topic, qos, false, p.payload.to_string())
-            {
-                Ok(()) => {
-                    if self.dropping {
-                        self.dropping = false;
-                        tracing::info!(
-                            sink = self.label.source,
-                            dropped = self.dropped,
-                            "publishing again"
-                        );
-                    }
-                }
-                Err(e) => {
-                    self.dropped += 1;
-                    if !self.dropping {
-                        self.dropping = true;
-                        tracing::error!(
-                            sink = self.label.source,
-                            broker = self.label.broker,
-                            topic = p.topic,
-                            error = %e,
-                            "cannot queue a publication; dropping them until the broker catches up"
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    fn finish(&mut self) {
-        if self.dropped > 0 {
-            tracing::warn!(
-                sink = self.label.source,
-                dropped = self.dropped,
-                "publications were dropped during this run"
-            );
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    fn manifest(extra: &str) -> Manifest {
-        let text = format!(
-            r#"
-model = "m.twin"
-[[source]]
-name = "plant"
-kind = "mqtt"
-url = "mqtt://127.0.0.1:1883"
-{extra}
-[instances]
-discover = "plant/{{id}}/hello"
-[sensors.level]
-source = "plant"
-topic = "plant/{{id}}/level"
-[sensors.flow]
-source = "plant"
-topic = "site/pump-{{id}}/flow"
-"#
-        );
-        match Manifest::parse(&text, Path::new("plant/twin.toml")) {
-            Ok(m) => m,
-            Err(e) => panic!("{e:?}"),
-        }
-    }
-
-    #[test]
-    fn filters_cover_every_bound_topic_and_discovery() {
-        let m = manifest("");
-        assert_eq!(
-            filters(&m, 0),
-            ["plant/+/hello", "plant/+/level", "site/+/flow"]
-        );
-    }
-
-    #[test]
-    fn a_password_variable_must_be_set_and_needs_a_user() {
-        let m = manifest("username = \"twin\"\npassword_env = \"TWIN_TEST_UNSET_PASSWORD_VAR\"");
-        assert_eq!(
-            MqttLink::new(&m, 0).err().as_deref(),
-            Some(
-                "plant/twin.toml: source[0].password_env: the environment variable \
-                 TWIN_TEST_UNSET_PASSWORD_VAR is not set"
-            )
-        );
-        let m = manifest("password_env = \"PATH\"");
-        assert_eq!(
-            MqttLink::new(&m, 0).err().as_deref(),
-            Some("plant/twin.toml: source[0].password_env: a password needs a `username`")
-        );
-        let m = manifest("client_id = \"\"");
-        assert!(
-            MqttLink::new(&m, 0)
-                .err()
-                .is_some_and(|e| e.contains("client_id: empty"))
-        );
-    }
-
-    #[test]
-    fn a_source_read_and_written_publishes_on_a_connection_of_its_own() {
-        let read = manifest("");
-        let link = MqttLink::new(&read, 0);
-        assert_eq!(link.as_ref().map(MqttLink::connections), Ok(1));
-        assert!(link.is_ok_and(|l| l.sink(&read).is_none()));
-        let both = manifest("[actuators.valve]\nsink = \"plant\"\ntopic = \"plant/{id}/valve\"");
-        let link = MqttLink::new(&both, 0);
-        assert_eq!(link.as_ref().map(MqttLink::connections), Ok(2));
-        assert!(link.is_ok_and(|l| l.sink(&both).is_some()));
-    }
-
-    #[test]
-    fn tls_has_trusted_roots() {
-        // Either the platform's or the bundled ones: never an empty store,
-        // which would refuse every broker.
-        assert!(!roots().is_empty());
-        assert!(tls_config().is_ok());
-        let m = manifest("").sources[0].kind.clone();
-        let SourceKind::Mqtt(mut settings) = m else {
-            panic!("not mqtt")
-        };
-        settings.tls = true;
-        assert!(options(&settings, "twin", "k").is_ok());
-    }
-}
+mod tests;
