@@ -116,11 +116,9 @@ fn round(model: &mut Model, extras: &mut [Expr]) -> bool {
     if replace.iter().all(Option::is_none) {
         return false;
     }
+    // The extra expressions read only pinned slots, which stay as they are.
     for list in programs_mut(model) {
         rewrite(list, &replace);
-    }
-    for e in extras.iter_mut() {
-        substitute(e, &replace);
     }
     for o in &mut model.outputs {
         if let Some(Expr::Load(from)) = replace[o.slot as usize] {

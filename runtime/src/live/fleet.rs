@@ -9,7 +9,8 @@
 //! sample of that sensor: rejected, never applied); at tick k every sensor
 //! takes its latest queued sample stamped at or before t_k, as `twinc sim`
 //! does. A tick reports what changed: actuator commands and alarm raises
-//! and clears.
+//! and clears ([`Event`], by index), which [`event_rows`] names for the
+//! history, the sinks and the log.
 
 use std::collections::VecDeque;
 
@@ -521,4 +522,71 @@ impl Fleet {
 enum Phase {
     Tick,
     Integrate,
+}
+
+/// A tick's event with its twin, alarm or actuator named: what the
+/// history writes, the sinks publish and the log prints.
+pub enum EventRow<'a> {
+    /// An alarm raised or cleared.
+    Alarm {
+        /// The twin's id.
+        instance: &'a str,
+        /// The alarm's path.
+        alarm: &'a str,
+        /// `"raised"` or `"cleared"`.
+        state: &'static str,
+        /// The alarm's severity keyword.
+        severity: &'static str,
+        /// The alarm's message, its values filled in.
+        message: &'a str,
+    },
+    /// A new actuator command.
+    Command {
+        /// The twin's id.
+        instance: &'a str,
+        /// The actuator's path.
+        actuator: &'a str,
+        /// In the actuator's unit; NaN for none.
+        value: f64,
+        /// The actuator's unit.
+        unit: &'a str,
+    },
+}
+
+/// The rows of a tick's `events` (an event naming no twin, alarm or
+/// actuator of `fleet` has none).
+pub fn event_rows<'a>(fleet: &'a Fleet, events: &'a [Event]) -> impl Iterator<Item = EventRow<'a>> {
+    let model = fleet.model();
+    events.iter().filter_map(move |event| match event {
+        Event::Alarm {
+            instance,
+            alarm,
+            raised,
+            message,
+        } => {
+            let id = fleet.ids().get(*instance)?;
+            let info = model.alarms.get(*alarm)?;
+            Some(EventRow::Alarm {
+                instance: id,
+                alarm: &info.name,
+                state: if *raised { "raised" } else { "cleared" },
+                severity: info.severity,
+                message,
+            })
+        }
+        Event::Command {
+            instance,
+            actuator,
+            value,
+        } => {
+            let id = fleet.ids().get(*instance)?;
+            let info = model.actuators.get(*actuator)?;
+            Some(EventRow::Command {
+                instance: id,
+                actuator: &info.name,
+                value: *value,
+                unit: &info.unit.text,
+            })
+        }
+    })
 }

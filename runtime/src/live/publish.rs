@@ -9,7 +9,7 @@ use std::io::Write;
 
 use serde_json::json;
 
-use super::fleet::Event;
+use super::fleet::{EventRow, event_rows};
 use super::manifest::Manifest;
 use super::{Observer, Tick};
 
@@ -31,57 +31,54 @@ fn stamp(t: f64) -> f64 {
 
 /// The publications of one tick for the sink with index `sink`.
 pub fn publications(manifest: &Manifest, tick: &Tick<'_>, sink: usize) -> Vec<Publication> {
-    let model = tick.fleet.model();
-    let ids = tick.fleet.ids();
+    let t = stamp(tick.epoch);
     let mut out = Vec::new();
-    for event in tick.events {
-        match event {
-            Event::Command {
+    for row in event_rows(tick.fleet, tick.events) {
+        match row {
+            EventRow::Command {
                 instance,
                 actuator,
                 value,
+                unit,
             } => {
-                let info = &model.actuators[*actuator];
                 let Some(b) = manifest
                     .actuators
                     .iter()
-                    .find(|b| b.actuator == info.name && b.sink == sink)
+                    .find(|b| b.actuator == actuator && b.sink == sink)
                 else {
                     continue;
                 };
-                let id = &ids[*instance];
                 out.push(Publication {
-                    topic: b.topic.for_id(id),
+                    topic: b.topic.for_id(instance),
                     qos: b.qos,
                     payload: json!({
-                        "twin": id,
-                        "actuator": info.name,
+                        "twin": instance,
+                        "actuator": actuator,
                         "value": value,
-                        "unit": info.unit.text,
-                        "t": stamp(tick.epoch),
+                        "unit": unit,
+                        "t": t,
                     }),
                 });
             }
-            Event::Alarm {
+            EventRow::Alarm {
                 instance,
                 alarm,
-                raised,
+                state,
+                severity,
                 message,
             } => {
                 let Some(b) = manifest.events.as_ref().filter(|e| e.sink == sink) else {
                     continue;
                 };
-                let info = &model.alarms[*alarm];
-                let id = &ids[*instance];
                 out.push(Publication {
-                    topic: b.topic.for_id(id),
+                    topic: b.topic.for_id(instance),
                     qos: 1,
                     payload: json!({
-                        "twin": id,
-                        "alarm": info.name,
-                        "severity": info.severity,
-                        "state": if *raised { "raised" } else { "cleared" },
-                        "t": stamp(tick.epoch),
+                        "twin": instance,
+                        "alarm": alarm,
+                        "severity": severity,
+                        "state": state,
+                        "t": t,
                         "message": message,
                     }),
                 });

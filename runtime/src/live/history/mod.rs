@@ -78,7 +78,8 @@ use twin_compiler::ir::Model;
 use super::fleet::{Event, Fleet};
 use super::sources::now_epoch;
 use super::{Accepted, Checkpoint, Observer, Rejection, Tick};
-use rows::{EventRow, SampleRow, Waiting};
+use crate::live::fleet::{EventRow, event_rows};
+use rows::{SampleRow, Waiting};
 
 pub use checkpoint::KEEP as KEPT_CHECKPOINTS;
 pub use postgres::PostgresHistory;
@@ -346,7 +347,7 @@ impl SqliteHistory {
 
     /// Whether tick `k` is the first at or after a multiple of `decimate`.
     fn write_events(&mut self, fleet: &Fleet, events: &[Event], epoch: f64) {
-        for row in rows::event_rows(fleet, events) {
+        for row in event_rows(fleet, events) {
             match row {
                 EventRow::Alarm {
                     instance,

@@ -5,9 +5,10 @@
 //! them its own way ([`super::SqliteHistory`] with SQL statements,
 //! [`super::postgres::PostgresHistory`] as COPY text): which ticks are
 //! recorded at the decimation, a sample's row in the sensor's unit and in
-//! SI, an alarm's or command's row, and which origin a resumed run keeps.
+//! SI, and which origin a resumed run keeps (an alarm's or command's row
+//! is [`crate::live::fleet::EventRow`]).
 
-use crate::live::fleet::{Event, Fleet};
+use crate::live::fleet::Fleet;
 use crate::live::{Accepted, Rejection};
 
 /// A sample or dead letter waiting for the run's origin (a replay learns
@@ -42,65 +43,6 @@ impl SampleRow {
             value_si: sample.value,
         })
     }
-}
-
-/// An alarm's raise or clear, or an actuator command, ready to write.
-pub(super) enum EventRow<'a> {
-    Alarm {
-        instance: &'a str,
-        alarm: &'a str,
-        state: &'static str,
-        severity: &'static str,
-        message: &'a str,
-    },
-    Command {
-        instance: &'a str,
-        actuator: &'a str,
-        /// In the actuator's unit; NaN for none.
-        value: f64,
-        unit: &'a str,
-    },
-}
-
-/// The rows of a tick's `events` (an event naming no twin, alarm or
-/// actuator of `fleet` has none).
-pub(super) fn event_rows<'a>(
-    fleet: &'a Fleet,
-    events: &'a [Event],
-) -> impl Iterator<Item = EventRow<'a>> {
-    let model = fleet.model();
-    events.iter().filter_map(move |event| match event {
-        Event::Alarm {
-            instance,
-            alarm,
-            raised,
-            message,
-        } => {
-            let id = fleet.ids().get(*instance)?;
-            let info = model.alarms.get(*alarm)?;
-            Some(EventRow::Alarm {
-                instance: id,
-                alarm: &info.name,
-                state: if *raised { "raised" } else { "cleared" },
-                severity: info.severity,
-                message,
-            })
-        }
-        Event::Command {
-            instance,
-            actuator,
-            value,
-        } => {
-            let id = fleet.ids().get(*instance)?;
-            let info = model.actuators.get(*actuator)?;
-            Some(EventRow::Command {
-                instance: id,
-                actuator: &info.name,
-                value: *value,
-                unit: &info.unit.text,
-            })
-        }
-    })
 }
 
 /// Whether tick `k` (of step `dt`) is recorded in `signals`: the first

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use twin_compiler::ir::Model;
 
-use super::fleet::{Event, Fleet};
+use super::fleet::{Event, EventRow, Fleet, event_rows};
 use super::manifest::{Instances, Manifest, Mode, SourceKind};
 use super::payload::Decoder;
 use super::sources::now_epoch;
@@ -500,47 +500,32 @@ impl Runner {
     }
 
     fn log(&self, events: &[Event], t: f64) {
-        let model = self.fleet.model();
         let t = crate::sim::format_time(t);
-        for e in events {
-            match e {
-                Event::Alarm {
-                    instance,
+        for row in event_rows(&self.fleet, events) {
+            match row {
+                EventRow::Alarm {
+                    instance: twin,
                     alarm,
-                    raised,
+                    state: "raised",
+                    severity,
                     message,
                 } => {
-                    let info = &model.alarms[*alarm];
-                    let twin = &self.fleet.ids()[*instance];
-                    if *raised {
-                        self.metrics.alarms_raised.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(
-                            twin,
-                            alarm = info.name,
-                            severity = info.severity,
-                            t,
-                            message,
-                            "alarm raised"
-                        );
-                    } else {
-                        tracing::info!(twin, alarm = info.name, t, "alarm cleared");
-                    }
+                    self.metrics.alarms_raised.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(twin, alarm, severity, t, message, "alarm raised");
                 }
-                Event::Command {
-                    instance,
+                EventRow::Alarm {
+                    instance: twin,
+                    alarm,
+                    ..
+                } => tracing::info!(twin, alarm, t, "alarm cleared"),
+                EventRow::Command {
+                    instance: twin,
                     actuator,
                     value,
+                    unit,
                 } => {
                     self.metrics.actuations.fetch_add(1, Ordering::Relaxed);
-                    let info = &model.actuators[*actuator];
-                    tracing::debug!(
-                        twin = self.fleet.ids()[*instance],
-                        actuator = info.name,
-                        value,
-                        unit = info.unit.text,
-                        t,
-                        "command"
-                    );
+                    tracing::debug!(twin, actuator, value, unit, t, "command");
                 }
             }
         }

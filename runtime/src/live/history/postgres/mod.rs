@@ -50,8 +50,9 @@ use postgres::{Client, Config, NoTls};
 use twin_compiler::ir::Model;
 
 use super::HistoryError;
-use super::rows::{EventRow, SampleRow, Waiting, event_rows, records, same_origin};
+use super::rows::{SampleRow, Waiting, records, same_origin};
 use crate::live::fleet::{Event, Fleet};
+use crate::live::fleet::{EventRow, event_rows};
 use crate::live::sources::now_epoch;
 use crate::live::{Accepted, Checkpoint, Observer, Rejection, Tick};
 use batch::{Batch, Cell, Kind};
