@@ -8,7 +8,7 @@
 //! topic (`{id}` becomes `+`), hands every incoming message to the runner
 //! as an [`Input::Message`] stamped with its arrival time, and reconnects
 //! with a growing back-off when the broker goes away; and an [`MqttSink`],
-//! the [`Observer`] that publishes the source's actuator commands (at the
+//! the [`Observer`](super::Observer) that publishes the source's actuator commands (at the
 //! binding's QoS) and alarm events (QoS 1).
 //!
 //! A source that is read and written to gets two connections: the
