@@ -359,7 +359,10 @@ fn compile_time(c: &mut Criterion) {
 
 /// Fleets of Pumps through the batch entry point.
 fn fleet(c: &mut Criterion) {
-    let model = lower(PUMP);
+    // Every instance with the default params, as `twinc run` lays out a
+    // fleet whose instances override none: the params are shared.
+    let mut model = lower(PUMP);
+    let shared = twin_compiler::ir::share::share_params(&mut model, &[]);
     let jit = match CompiledModel::compile(&model) {
         Ok(j) => j,
         Err(e) => panic!("{e}"),
@@ -367,7 +370,7 @@ fn fleet(c: &mut Criterion) {
     let one = ready(&model, PUMP_INPUTS);
     let persistent = model.persistent as usize;
     eprintln!(
-        "pump: {} persistent slots = {} bytes per instance; hand-written state {} bytes; ratio {:.2}; shared scratch {} bytes",
+        "pump: {} persistent slots = {} bytes per instance; hand-written state {} bytes; ratio {:.2}; shared region {} bytes ({shared} params)",
         persistent,
         persistent * 8,
         std::mem::size_of::<NativePump>(),
@@ -382,7 +385,8 @@ fn fleet(c: &mut Criterion) {
         for s in 0..persistent {
             block[s * n..(s + 1) * n].fill(one.block[s]);
         }
-        let mut scratch = vec![0.0; model.scratch_len()];
+        // The clock and the shared params, as the single instance has them.
+        let mut scratch = one.scratch.clone();
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
             b.iter(|| {

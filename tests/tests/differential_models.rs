@@ -8,7 +8,7 @@ use twin_compiler::check::check;
 use twin_compiler::codegen::CompiledModel;
 use twin_compiler::hir::Solver;
 use twin_compiler::interp::{self, Memory};
-use twin_compiler::ir::{Model, Slot, Stmt, lower};
+use twin_compiler::ir::{Model, Slot, Stmt, lower, share};
 use twin_compiler::source::Sources;
 use twin_tests::differential::{Fleet, assert_same};
 
@@ -236,11 +236,22 @@ fn shipped_models_agree_with_the_interpreter() {
 
 #[test]
 fn shipped_models_run_as_fleets() {
+    let mut shared = 0;
     for (name, model) in &shipped_models() {
         let compiled = CompiledModel::compile(model)
             .unwrap_or_else(|e| panic!("{name}: does not compile: {e}"));
         run_fleet(model, &compiled);
+        // The same with the params in the region the fleet shares, as
+        // `twinc run` lays out a fleet whose instances override none.
+        let mut model = model.clone();
+        if share::share_params(&mut model, &[]) > 0 {
+            let compiled = CompiledModel::compile(&model)
+                .unwrap_or_else(|e| panic!("{name}: does not compile shared: {e}"));
+            run_fleet(&model, &compiled);
+            shared += 1;
+        }
     }
+    assert!(shared >= 20, "only {shared} models have params to share");
 }
 
 // ---------------------------------------------------------------------------

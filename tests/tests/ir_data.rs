@@ -27,3 +27,19 @@ fn ir_bench_pump() {
         Err(diagnostics) => panic!("{path}: {diagnostics}"),
     }
 }
+
+/// The benchmark Pump laid out for a fleet whose instances override no
+/// param (what `twinc run` compiles for such a fleet): the four params
+/// move to the shared region, and the programs read them there.
+#[test]
+fn ir_bench_pump_fleet() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/bench/pump.twin");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    match twin_tests::lower_source(&text, None) {
+        Ok(mut model) => {
+            assert_eq!(twin_compiler::ir::share::share_params(&mut model, &[]), 4);
+            insta::assert_snapshot!("bench_pump_fleet", model.to_string())
+        }
+        Err(diagnostics) => panic!("{path}: {diagnostics}"),
+    }
+}

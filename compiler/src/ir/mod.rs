@@ -16,16 +16,19 @@
 //! to the same IR.
 //!
 //! Slots below [`Model::persistent`] live in the instance's block (they are
-//! the instance's state and signals); slots from there on are scratch,
-//! which a fleet shares between its instances: solver stage values, and
-//! `t`, `dt` and the tick index, which are the same for all of them.
-//! Because a fleet's instances run one after the other over that shared
-//! scratch, a program must write a scratch slot before reading it (the
-//! clock excepted, which the driver sets before each program).
+//! the instance's state and signals); slots from there on are shared by a
+//! fleet's instances: solver stage values (scratch), `t`, `dt` and the tick
+//! index, which are the same for all of them, and the params that
+//! [`share::share_params`] moved there because every instance has the same
+//! value. Because a fleet's instances run one after the other over that
+//! shared region, a program must write a scratch slot before reading it
+//! (the clock and shared params excepted, which the driver sets and no
+//! program writes).
 
 pub mod lower;
 mod print;
 pub mod renumber;
+pub mod share;
 pub mod slim;
 
 use crate::hir::{DisplayUnit, Solver};
@@ -231,6 +234,24 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// Calls `f` with every slot the expression reads, left to right
+    /// (without recursion: expressions can be very deep).
+    pub fn for_each_load(&self, f: &mut impl FnMut(Slot)) {
+        let mut stack = vec![self];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::Const(_) => {}
+                Expr::Load(s) => f(*s),
+                Expr::Unary(_, x) => stack.push(x),
+                Expr::Binary(_, a, b) => stack.extend([&**b, &**a]),
+                Expr::Call(_, xs) => stack.extend(xs.iter().rev()),
+                Expr::Select(a, b, c) => stack.extend([&**c, &**b, &**a]),
+            }
+        }
+    }
+}
+
 /// A statement.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
@@ -264,8 +285,20 @@ pub enum SlotKind {
     Alarm,
     /// Bookkeeping: time, tick counters, edge memories, timers, counters.
     Internal,
-    /// Solver scratch (stage values).
+    /// A parameter that every instance of a fleet shares: it lives in the
+    /// shared region, set once by the driver ([`share::share_params`]).
+    SharedParam,
+    /// Solver scratch (stage values), and the clock.
     Scratch,
+}
+
+impl SlotKind {
+    /// Whether slots of this kind live in the region a fleet's instances
+    /// share (after [`Model::persistent`]) rather than in each instance's
+    /// block.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, SlotKind::SharedParam | SlotKind::Scratch)
+    }
 }
 
 /// A slot's description.
@@ -400,7 +433,8 @@ pub struct Model {
     pub name: String,
     /// Every slot.
     pub slots: Vec<SlotInfo>,
-    /// Slots `0..persistent` belong to an instance; the rest are scratch.
+    /// Slots `0..persistent` belong to an instance; the rest are shared
+    /// (scratch, the clock, shared params).
     pub persistent: u32,
     /// Twin time `t` (s).
     pub time: Slot,
@@ -431,7 +465,8 @@ pub struct Model {
     /// Sensors.
     pub sensors: Vec<SensorInfo>,
     /// Params in dependency order; the driver sets each to its default
-    /// unless it is overridden, before `init` runs.
+    /// unless it is overridden, before `init` runs (a shared param once for
+    /// the whole fleet).
     pub params: Vec<ParamInfo>,
     /// Alarms.
     pub alarms: Vec<AlarmInfo>,
@@ -491,7 +526,8 @@ impl Model {
             .map(|i| i as Slot)
     }
 
-    /// The number of scratch slots.
+    /// The number of slots after the instance block: scratch, the clock
+    /// and shared params.
     pub fn scratch_len(&self) -> usize {
         self.slots.len().saturating_sub(self.persistent as usize)
     }

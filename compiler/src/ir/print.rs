@@ -1,7 +1,7 @@
 //! A readable listing of a lowered model, for snapshots and for people.
 //!
 //! Takes a [`Model`]; gives text (`Display`): the slot table (number, kind,
-//! name, with the line between an instance's slots and the shared scratch),
+//! name, with the line between an instance's slots and those a fleet shares),
 //! the interface (params with their defaults, sensors, alarms, actuators,
 //! outputs), then the four programs (`init_sensors`, `init`, `tick`,
 //! `integrate`) one statement a line. Slots are written by name (`$power`,
@@ -145,13 +145,13 @@ impl<'m> Listing<'m> {
         );
         let _ = writeln!(
             out,
-            "slots: {} per instance, {} scratch",
+            "slots: {} per instance, {} shared",
             m.persistent,
             m.scratch_len()
         );
         for (i, s) in m.slots.iter().enumerate() {
             if i == m.persistent as usize {
-                out.push_str("  -- scratch --\n");
+                out.push_str("  -- shared --\n");
             }
             let _ = writeln!(out, "  %{i:<3} {:<15} {}", kind(&s.kind), s.name);
         }
@@ -272,6 +272,7 @@ fn kind(k: &SlotKind) -> &'static str {
         SlotKind::ActuatorTarget => "actuator-target",
         SlotKind::Alarm => "alarm",
         SlotKind::Internal => "internal",
+        SlotKind::SharedParam => "shared-param",
         SlotKind::Scratch => "scratch",
     }
 }

@@ -1,13 +1,14 @@
 //! Slot renumbering.
 //!
 //! Takes a lowered [`Model`] whose slots were allocated in any order; gives
-//! the same model with persistent slots first and scratch slots last (the
-//! layout [`Model::persistent`] promises), every reference rewritten.
+//! the same model with persistent slots first and shared slots (scratch,
+//! the clock, shared params) last (the layout [`Model::persistent`]
+//! promises), every reference rewritten.
 //! Lowering allocates a slot where it needs one; this pass restores the
 //! layout once, at the end. [`keep_only`] also drops slots that
 //! [`super::slim`] made unnecessary.
 
-use super::{Expr, MessagePiece, Model, Slot, SlotKind, Stmt};
+use super::{Expr, MessagePiece, Model, Slot, Stmt};
 
 /// Rewrites the slots an expression reads through `map` (old → new).
 pub fn remap_expr(e: &mut Expr, map: &[Slot]) {
@@ -52,7 +53,7 @@ fn stmts(list: &mut [Stmt], map: &[Slot]) {
     }
 }
 
-/// Puts persistent slots before scratch slots, keeping each group's order.
+/// Puts persistent slots before shared slots, keeping each group's order.
 pub fn scratch_last(model: &mut Model) {
     let all: Vec<usize> = (0..model.slots.len()).collect();
     keep_only(model, &all);
@@ -66,13 +67,13 @@ pub fn keep_only(model: &mut Model, keep: &[usize]) -> Vec<Slot> {
     let mut order: Vec<usize> = keep
         .iter()
         .copied()
-        .filter(|&i| model.slots[i].kind != SlotKind::Scratch)
+        .filter(|&i| !model.slots[i].kind.is_shared())
         .collect();
     let persistent = order.len();
     order.extend(
         keep.iter()
             .copied()
-            .filter(|&i| model.slots[i].kind == SlotKind::Scratch),
+            .filter(|&i| model.slots[i].kind.is_shared()),
     );
     let mut map = vec![Slot::MAX; n];
     for (new, &old) in order.iter().enumerate() {

@@ -128,6 +128,11 @@ pub struct Tick<'a> {
 
 /// Something that follows the run: history, sinks, the API's view.
 pub trait Observer: Send {
+    /// The run starts: `fleet` is what runs, its model laid out as the
+    /// fleet lays it out (params no instance overrides are shared, so
+    /// slot numbers can differ from those of the model the observer was
+    /// made with). Before the first tick.
+    fn started(&mut self, _fleet: &Fleet) {}
     /// After each tick's program ran, before integration.
     fn tick(&mut self, tick: &Tick<'_>);
     /// An accepted sample.

@@ -54,6 +54,11 @@ pub struct View {
     ///
     /// [`Fleet::block`]: crate::live::fleet::Fleet::block
     pub block: Vec<f64>,
+    /// The slots the instances share, from `Model::persistent` on, as
+    /// [`Fleet::shared`] holds them (the clock and shared params).
+    ///
+    /// [`Fleet::shared`]: crate::live::fleet::Fleet::shared
+    pub shared: Vec<f64>,
     /// Per instance, per alarm: raised or not.
     pub alarms: Arc<Vec<Vec<Option<Active>>>>,
 }
@@ -68,6 +73,7 @@ impl View {
             tick: 0,
             ids: Arc::from(Vec::new()),
             block: Vec::new(),
+            shared: Vec::new(),
             alarms: Arc::new(Vec::new()),
         }
     }
@@ -79,19 +85,32 @@ impl View {
 
     /// A slot of instance `i` (SI; NaN when there is no such slot).
     pub fn get(&self, i: usize, slot: Slot) -> f64 {
-        self.block
-            .get(slot as usize * self.ids.len() + i)
-            .copied()
-            .unwrap_or(f64::NAN)
+        let s = slot as usize;
+        let value = match s.checked_sub(self.model.persistent as usize) {
+            None if i < self.ids.len() => self.block.get(s * self.ids.len() + i),
+            None => None,
+            Some(shared) => self.shared.get(shared),
+        };
+        value.copied().unwrap_or(f64::NAN)
     }
 
-    /// Instance `i`'s state to fork a what-if from.
+    /// Instance `i`'s state to fork a what-if from: its persistent slots
+    /// and the params the fleet shares.
     pub fn fork(&self, i: usize) -> Fork {
         let model = &self.model;
         let p = (model.persistent as usize).min(model.slots.len());
+        let shared = model
+            .params
+            .iter()
+            .map(|x| x.slot as usize)
+            .filter(|&s| s >= p);
         Fork {
             slots: (0..p)
-                .map(|s| (model.slots[s].name.clone(), self.get(i, s as Slot)))
+                .chain(shared)
+                .filter_map(|s| {
+                    let name = model.slots.get(s)?.name.clone();
+                    Some((name, self.get(i, s as Slot)))
+                })
                 .collect(),
             tick: self.tick,
         }
@@ -300,6 +319,13 @@ impl ApiObserver {
 }
 
 impl Observer for ApiObserver {
+    /// Views carry the model as the fleet lays it out.
+    fn started(&mut self, fleet: &Fleet) {
+        self.model = Arc::new(fleet.model().clone());
+        self.shared
+            .publish(Arc::new(View::empty(self.model.clone())));
+    }
+
     /// Views from now on carry the new model; raised alarms keep their
     /// time by name, and alarms new to the model that are raised date
     /// from the last tick.
@@ -338,6 +364,7 @@ impl Observer for ApiObserver {
             tick: fleet.tick_index(),
             ids: self.ids.clone(),
             block: fleet.block().to_vec(),
+            shared: fleet.shared().to_vec(),
             alarms: self.alarms.clone(),
         };
         self.shared.publish(Arc::new(view));

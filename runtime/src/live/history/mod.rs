@@ -64,7 +64,7 @@ pub mod postgres;
 mod rows;
 mod schema;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod wal;
 
 use std::fmt;

@@ -566,6 +566,20 @@ impl Manifest {
         p.list
     }
 
+    /// The params that some instance overrides (each name once): the
+    /// others are the same in every instance, which a fleet shares.
+    pub fn overridden_params(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .params
+            .values()
+            .flatten()
+            .map(|(name, _)| name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The SI value of each param override of instance `id`.
     pub fn overrides(&self, model: &Model, id: &str) -> Vec<(String, f64)> {
         let table = UnitTable::builtin();

@@ -151,7 +151,7 @@ impl Runner {
         stop: Arc<AtomicBool>,
     ) -> Runner {
         let dt = model.step;
-        let mut fleet = Fleet::new(model, dt);
+        let mut fleet = Fleet::new(model, dt, &manifest.overridden_params());
         let mut origin = match manifest.runtime.mode {
             Mode::Live => Some(now_epoch()),
             Mode::Replay => None,
@@ -243,6 +243,9 @@ impl Runner {
             stop,
             metrics: Arc::new(Metrics::default()),
         };
+        for o in &mut runner.observers {
+            o.started(&runner.fleet);
+        }
         runner.bind();
         runner
     }
@@ -682,7 +685,7 @@ impl Runner {
         let dt = model.step;
         snapshot.k = (t / dt).round() as u64;
         let pending = self.fleet.pending();
-        let mut fleet = Fleet::new(model, dt);
+        let mut fleet = Fleet::new(model, dt, &self.manifest.overridden_params());
         let model = fleet.model().clone();
         let overrides = |id: &str| self.manifest.overrides(&model, id);
         for (id, dropped, added) in fleet.restore(&snapshot, &overrides) {

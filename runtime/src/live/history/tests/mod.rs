@@ -28,7 +28,7 @@ pub(crate) use restart::{awkward_checkpoint, bits};
 /// Heats up while `power` is on (from 0 to 10 s), raising `hot` at about
 /// 5.7 s and clearing it at about 28 s; `smooth` is a filter with state of
 /// its own, which a restart must carry over.
-pub(super) const HEATER: &str = r#"use std::filters::Lag
+pub(crate) const HEATER: &str = r#"use std::filters::Lag
 
 twin Heater {
     step 100 ms
@@ -46,7 +46,7 @@ twin Heater {
 }
 "#;
 
-pub(super) fn model(src: &str, name: &str) -> Model {
+pub(crate) fn model(src: &str, name: &str) -> Model {
     let mut sources = twin_compiler::source::Sources::new();
     let root = sources.add("heater.twin", src);
     let checked = twin_compiler::check::check(&mut sources, root);
@@ -310,7 +310,7 @@ fn signals_follow_the_decimation() {
 
 /// One tick of a small fleet, for tests that drive the observer by hand.
 fn fleet() -> Fleet {
-    let mut fleet = Fleet::new(model(HEATER, "Heater"), 0.1);
+    let mut fleet = Fleet::new(model(HEATER, "Heater"), 0.1, &[]);
     fleet.add("h-1", &[]);
     fleet
 }
@@ -532,7 +532,7 @@ fn a_hot_reload_gives_the_new_signal_a_column_and_rows_go_on() {
         "    let smooth",
         "    let doubled: W = 2 * power\n    let smooth",
     );
-    let mut edited = Fleet::new(model(&grown, "Heater"), 0.1);
+    let mut edited = Fleet::new(model(&grown, "Heater"), 0.1, &[]);
     edited.restore(&fleet.snapshot(), &|_| Vec::new());
     h.reloaded(&edited);
     run(&mut h, &mut edited, 10);

@@ -4,7 +4,8 @@
 //! to SI values with their twin time; gives ticks. Instances live in one
 //! struct-of-arrays block (slot `s` of instance `i` at `s * n + i`) that
 //! the JIT's batch entry points advance in one call per phase; the tick
-//! clock (`t`, `dt`, `k`) is shared. Each sample is checked before it is
+//! clock (`t`, `dt`, `k`) and the params that no instance overrides are
+//! shared, one copy for the fleet. Each sample is checked before it is
 //! queued (NaN, infinite, out of range, older than or as old as the latest
 //! sample of that sensor: rejected, never applied); at tick k every sensor
 //! takes its latest queued sample stamped at or before t_k, as `twinc sim`
@@ -16,7 +17,7 @@ use std::collections::VecDeque;
 
 use twin_compiler::codegen::{CompiledModel, Entries, Opt, Options};
 use twin_compiler::interp::{self, Memory};
-use twin_compiler::ir::{MessagePiece, Model, Slot};
+use twin_compiler::ir::{MessagePiece, Model, Slot, share};
 
 use crate::input::Reject;
 
@@ -80,7 +81,14 @@ pub struct Fleet {
 impl Fleet {
     /// A fleet with no instances at tick 0. Runs on native code when the
     /// model compiles (it always should), otherwise on the interpreter.
-    pub fn new(model: Model, dt: f64) -> Fleet {
+    ///
+    /// `per_instance` names the params that some instance will override
+    /// ([`Fleet::add`]); every other param is shared: the fleet keeps one
+    /// copy, at its default, instead of one per instance
+    /// ([`share::share_params`]). [`Fleet::model`] is the model laid out
+    /// that way.
+    pub fn new(mut model: Model, dt: f64, per_instance: &[String]) -> Fleet {
+        share::share_params(&mut model, per_instance);
         let code = CompiledModel::compile_with(
             &model,
             Options {
@@ -101,6 +109,18 @@ impl Fleet {
         };
         set(model.dt, dt);
         model.set_tick(&mut set, 0, dt);
+        // Shared params, in dependency order (a default reads only params
+        // before it, and a shared param's only shared ones).
+        for p in &model.params {
+            if p.slot >= model.persistent {
+                let mut mem = Memory::new(&model);
+                mem.scratch.clone_from(&scratch);
+                let v = interp::eval(&p.default, &mem);
+                if let Some(x) = scratch.get_mut((p.slot - model.persistent) as usize) {
+                    *x = v;
+                }
+            }
+        }
         Fleet {
             model,
             code,
@@ -170,6 +190,12 @@ impl Fleet {
         &self.block
     }
 
+    /// The slots the instances share, from `Model::persistent` on: the
+    /// clock, shared params and solver scratch.
+    pub fn shared(&self) -> &[f64] {
+        &self.scratch
+    }
+
     fn set(&mut self, i: usize, slot: Slot, v: f64) {
         let n = self.ids.len();
         if let Some(x) = self.block.get_mut(slot as usize * n + i) {
@@ -188,7 +214,21 @@ impl Fleet {
         }
         let mut mem = self.fresh_memory();
         for p in &self.model.params {
-            let v = match overrides.iter().rev().find(|(n, _)| *n == p.name) {
+            let set = overrides.iter().rev().find(|(n, _)| *n == p.name);
+            if p.slot >= self.model.persistent {
+                // Shared: the fleet's value stands.
+                if let Some((_, v)) = set
+                    && v.to_bits() != mem.get(p.slot).to_bits()
+                {
+                    tracing::warn!(
+                        twin = id,
+                        param = p.name,
+                        "the param is shared by the fleet, which was not told that this instance overrides it; its override is not applied"
+                    );
+                }
+                continue;
+            }
+            let v = match set {
                 Some((_, v)) => *v,
                 None => interp::eval(&p.default, &mem),
             };
@@ -479,21 +519,29 @@ impl Fleet {
                 dt,
             );
         }
-        let params: Vec<Slot> = self.model.params.iter().map(|x| x.slot).collect();
         let mut report = Vec::new();
         for (id, slots) in &snapshot.instances {
             let i = self.add(id, &overrides(id));
             // Its state comes from the snapshot: no `init`.
             self.uninit[i] = false;
             let mut dropped = Vec::new();
+            // Params are configured, not restored: neither added nor
+            // dropped, whether the snapshot has them (a copy per instance)
+            // or not (shared by its fleet).
             let mut seen = vec![false; p];
+            for param in &self.model.params {
+                if let Some(x) = seen.get_mut(param.slot as usize) {
+                    *x = true;
+                }
+            }
             for (name, v) in slots {
+                if self.model.params.iter().any(|x| x.name == *name) {
+                    continue;
+                }
                 match self.model.slots[..p].iter().position(|s| s.name == *name) {
                     Some(s) => {
                         seen[s] = true;
-                        if !params.contains(&(s as Slot)) {
-                            self.set(i, s as Slot, *v);
-                        }
+                        self.set(i, s as Slot, *v);
                     }
                     None => dropped.push(name.clone()),
                 }
@@ -590,3 +638,6 @@ pub fn event_rows<'a>(fleet: &'a Fleet, events: &'a [Event]) -> impl Iterator<It
         }
     })
 }
+
+#[cfg(test)]
+mod tests;
