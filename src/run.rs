@@ -202,6 +202,8 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
         twin = runner.fleet().model().name,
         twins = runner.fleet().ids().len(),
         native = runner.fleet().is_native(),
+        bytes_per_twin = runner.fleet().bytes_per_instance(),
+        shared_params = runner.fleet().shared_params(),
         "running"
     );
     for link in &mut links {

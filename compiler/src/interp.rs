@@ -50,6 +50,20 @@ impl Memory {
     }
 }
 
+/// Sets every param of `model` in `mem`, in dependency order: to its
+/// override in `overrides` (by name; the last one wins) or to its default,
+/// which may read the params set before it. What a driver does before
+/// `init_sensors`.
+pub fn set_params(model: &Model, mem: &mut Memory, overrides: &[(String, f64)]) {
+    for p in &model.params {
+        let value = match overrides.iter().rev().find(|(n, _)| *n == p.name) {
+            Some((_, v)) => *v,
+            None => eval(&p.default, mem),
+        };
+        mem.set(p.slot, value);
+    }
+}
+
 /// Evaluates an expression.
 pub fn eval(e: &Expr, mem: &Memory) -> f64 {
     match e {

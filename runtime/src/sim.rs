@@ -228,13 +228,7 @@ impl<'m, E: Engine> Simulation<'m, E> {
                 )));
             }
         }
-        for p in &model.params {
-            let value = match overrides.iter().rev().find(|(n, _)| *n == p.name) {
-                Some((_, v)) => *v,
-                None => interp::eval(&p.default, &mem),
-            };
-            mem.set(p.slot, value);
-        }
+        interp::set_params(model, &mut mem, overrides);
         interp::exec(&model.init_sensors, &mut mem);
         let mut sim = Simulation {
             model,

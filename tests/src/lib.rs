@@ -150,10 +150,7 @@ pub fn ready_memory(
     use twin_compiler::interp::{self, Memory};
     let mut mem = Memory::new(model);
     mem.set(model.dt, model.step);
-    for p in &model.params {
-        let v = interp::eval(&p.default, &mem);
-        mem.set(p.slot, v);
-    }
+    interp::set_params(model, &mut mem, &[]);
     interp::exec(&model.init_sensors, &mut mem);
     for (name, v) in sensors {
         if let Some(s) = model.slot(name) {

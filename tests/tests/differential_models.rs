@@ -117,10 +117,7 @@ fn apply_samples(model: &Model, k: usize, i: usize, t: f64, set: &mut impl FnMut
 fn setup(model: &Model, samples: bool, i: usize) -> Memory {
     let mut mem = Memory::new(model);
     mem.set(model.dt, model.step);
-    for p in &model.params {
-        let v = interp::eval(&p.default, &mem);
-        mem.set(p.slot, v);
-    }
+    interp::set_params(model, &mut mem, &[]);
     interp::exec(&model.init_sensors, &mut mem);
     if samples {
         apply_samples(model, 0, i, 0.0, &mut |s, v| mem.set(s, v));

@@ -156,10 +156,7 @@ twin Heater {
         let run = |model: &Model| {
             let mut mem = Memory::new(model);
             mem.set(model.dt, model.step);
-            for p in &model.params {
-                let v = interp::eval(&p.default, &mem);
-                mem.set(p.slot, v);
-            }
+            interp::set_params(model, &mut mem, &[]);
             interp::exec(&model.init_sensors, &mut mem);
             interp::exec(&model.init, &mut mem);
             for k in 0..10u64 {

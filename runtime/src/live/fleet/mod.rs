@@ -97,30 +97,19 @@ impl Fleet {
             },
         )
         .ok();
-        let mut scratch = vec![0.0; model.scratch_len()];
-        let persistent = model.persistent as usize;
-        let mut set = |slot: Slot, v: f64| {
-            if let Some(x) = (slot as usize)
-                .checked_sub(persistent)
-                .and_then(|s| scratch.get_mut(s))
-            {
-                *x = v;
-            }
-        };
-        set(model.dt, dt);
-        model.set_tick(&mut set, 0, dt);
-        // Shared params, in dependency order (a default reads only params
-        // before it, and a shared param's only shared ones).
+        // The shared region: the clock at tick 0 and the shared params at
+        // their defaults (which read only shared params). What this sets in
+        // an instance's slots is dropped with `mem.block`.
+        let mut mem = Memory::new(&model);
+        mem.set(model.dt, dt);
+        model.set_tick(&mut |s, v| mem.set(s, v), 0, dt);
         for p in &model.params {
             if p.slot >= model.persistent {
-                let mut mem = Memory::new(&model);
-                mem.scratch.clone_from(&scratch);
                 let v = interp::eval(&p.default, &mem);
-                if let Some(x) = scratch.get_mut((p.slot - model.persistent) as usize) {
-                    *x = v;
-                }
+                mem.set(p.slot, v);
             }
         }
+        let scratch = mem.scratch;
         Fleet {
             model,
             code,
@@ -145,6 +134,18 @@ impl Fleet {
     /// Whether the fleet runs on native code.
     pub fn is_native(&self) -> bool {
         self.code.is_some()
+    }
+
+    /// The memory each instance holds of its own (its persistent slots),
+    /// in bytes; what the instances share is not counted.
+    pub fn bytes_per_instance(&self) -> usize {
+        self.model.persistent as usize * std::mem::size_of::<f64>()
+    }
+
+    /// How many params the instances share (those none overrides).
+    pub fn shared_params(&self) -> usize {
+        let p = self.model.persistent;
+        self.model.params.iter().filter(|x| x.slot >= p).count()
     }
 
     /// Instance ids, by index.
@@ -385,7 +386,11 @@ impl Fleet {
     pub fn advance(&mut self) {
         self.run_phase(Phase::Integrate);
         self.k += 1;
-        let (k, dt) = (self.k, self.dt);
+        self.set_clock();
+    }
+
+    /// Sets the shared clock to tick `k`.
+    fn set_clock(&mut self) {
         let p = self.model.persistent as usize;
         let scratch = &mut self.scratch;
         self.model.set_tick(
@@ -397,8 +402,8 @@ impl Fleet {
                     *x = v;
                 }
             },
-            k,
-            dt,
+            self.k,
+            self.dt,
         );
     }
 
@@ -502,23 +507,8 @@ impl Fleet {
         overrides: &dyn Fn(&str) -> Vec<(String, f64)>,
     ) -> Vec<(String, Vec<String>, Vec<String>)> {
         self.k = snapshot.k;
-        let (k, dt) = (self.k, self.dt);
+        self.set_clock();
         let p = self.model.persistent as usize;
-        {
-            let scratch = &mut self.scratch;
-            self.model.set_tick(
-                &mut |slot, v| {
-                    if let Some(x) = (slot as usize)
-                        .checked_sub(p)
-                        .and_then(|s| scratch.get_mut(s))
-                    {
-                        *x = v;
-                    }
-                },
-                k,
-                dt,
-            );
-        }
         let mut report = Vec::new();
         for (id, slots) in &snapshot.instances {
             let i = self.add(id, &overrides(id));

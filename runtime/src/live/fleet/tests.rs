@@ -51,6 +51,8 @@ fn params_no_instance_overrides_are_shared() {
     assert!(slot("capacity").is_some_and(|s| s >= model.persistent));
     assert!(slot("loss").is_some_and(|s| s < model.persistent));
     assert_eq!(fleet.block().len(), 2 * model.persistent as usize);
+    assert_eq!(fleet.shared_params(), 1);
+    assert_eq!(fleet.bytes_per_instance(), 8 * model.persistent as usize);
     // h-2's override is applied, h-1 has the default; both see the
     // shared capacity.
     let loss = slot("loss").unwrap_or(Slot::MAX);

@@ -460,12 +460,15 @@ impl Runner {
             while let Ok(input) = self.rx.try_recv() {
                 self.handle(input);
             }
-            self.release();
             let lag = (now_epoch() - due).max(0.0);
             self.metrics
                 .lag_us
                 .store((lag * 1e6) as u64, Ordering::Relaxed);
             self.do_tick();
+            // After the tick, so that its commands go out without waiting
+            // for the history's commit; the commit covers the tick's rows
+            // too, and the messages are acknowledged only after it.
+            self.release();
         }
     }
 
