@@ -396,6 +396,39 @@ fn fleet(c: &mut Criterion) {
         });
     }
     group.finish();
+    // The same fleet of 10,000 on the interpreter (no batch entry points
+    // compiled, so the batch calls interpret each instance in turn), and
+    // again on the JIT in the same group, for the ratio: a fleet's
+    // instances are independent, so the JIT's code overlaps their
+    // dependency chains where one instance's ticks cannot.
+    let interp = match CompiledModel::compile_with(
+        &model,
+        Options {
+            entries: Entries::Single,
+            opt: Opt::Speed,
+        },
+    ) {
+        Ok(j) => j,
+        Err(e) => panic!("{e}"),
+    };
+    let mut group = c.benchmark_group("pump_fleet_10k_engines");
+    group.sample_size(10);
+    let n = 10_000;
+    for (name, code) in [("jit", &jit), ("interp", &interp)] {
+        let mut block = vec![0.0; persistent * n];
+        for s in 0..persistent {
+            block[s * n..(s + 1) * n].fill(one.block[s]);
+        }
+        let mut scratch = one.scratch.clone();
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                code.tick_batch(&mut block, &mut scratch, n);
+                code.integrate_batch(&mut block, &mut scratch, n);
+            })
+        });
+    }
+    group.finish();
 }
 
 // The macro generates an undocumented function.
