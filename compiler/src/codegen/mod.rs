@@ -34,6 +34,7 @@ mod forward;
 mod host;
 mod jit;
 mod translate;
+mod workers;
 
 #[cfg(test)]
 mod tests;
