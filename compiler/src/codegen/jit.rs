@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use cranelift::codegen::ir::{Function, Signature, UserFuncName};
+use cranelift::codegen::isa::OwnedTargetIsa;
 use cranelift::codegen::{self, settings};
 use cranelift::prelude::{AbiParam, Configurable, FunctionBuilder, FunctionBuilderContext, types};
 use cranelift_jit::{JITBuilder, JITModule};
@@ -23,7 +24,7 @@ use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use super::CodegenError;
 use super::host::HOST_FUNCS;
 use super::translate::{Chunk, Env, Shape, translate};
-use super::workers::Workers;
+use super::workers::{Code, Workers};
 use crate::ir::Stmt;
 
 /// Where a model's slots live.
@@ -48,12 +49,28 @@ pub(super) struct Jit {
     host_funcs: Vec<FuncId>,
     /// The size above which statement lists are cut into chunks.
     chunk: usize,
+    /// The target, shared with whoever generates the code.
+    isa: OwnedTargetIsa,
     /// The code generation workers, fed each function once translated;
-    /// `None` once [`Jit::finish`] has waited for them.
+    /// `None` when the caller generates the code ([`Jit::take_functions`]),
+    /// or once [`Jit::finish`] has waited for them.
     workers: Option<Workers>,
-    /// The functions handed to the workers, in order, with the name of the
-    /// program they belong to (for errors).
+    /// The functions translated but not handed to workers (when there are
+    /// none), waiting for [`Jit::take_functions`].
+    functions: Vec<(FuncId, Function)>,
+    /// Every function translated, in order, with the name of the program
+    /// it belongs to (for errors).
     translated: Vec<(FuncId, String)>,
+}
+
+/// Who generates the machine code of a [`Jit`]'s functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Generation {
+    /// Workers of its own, started with the first function.
+    Workers,
+    /// The caller, who takes the functions with [`Jit::take_functions`]
+    /// and gives back their code to [`Jit::link`].
+    Caller,
 }
 
 fn cranelift_error(e: impl std::fmt::Display) -> CodegenError {
@@ -63,13 +80,18 @@ fn cranelift_error(e: impl std::fmt::Display) -> CodegenError {
 impl Jit {
     /// A JIT for the host machine, optimizing for speed, with the host
     /// functions registered under their symbols, cutting statement lists
-    /// larger than `chunk` into functions of their own.
+    /// larger than `chunk` into functions of their own; `generation` says
+    /// who generates the machine code.
     ///
     /// This builds the ISA itself rather than calling
     /// `JITBuilder::with_flags`, which panics on an unsupported host; the
     /// flags are the same (`is_pic` and `use_colocated_libcalls` off, as
     /// `cranelift-jit` requires).
-    pub(super) fn new(chunk: usize, opt: super::Opt) -> Result<Jit, CodegenError> {
+    pub(super) fn new(
+        chunk: usize,
+        opt: super::Opt,
+        generation: Generation,
+    ) -> Result<Jit, CodegenError> {
         let mut flags = settings::builder();
         // The verifier checks every function the translator builds: a bug
         // there becomes an error rather than wrong code. It costs about a
@@ -111,8 +133,8 @@ impl Jit {
                 "only 64-bit targets are supported".to_string(),
             ));
         }
-        let workers = Workers::new(Arc::clone(&isa));
-        let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+        let workers = (generation == Generation::Workers).then(|| Workers::new(Arc::clone(&isa)));
+        let mut builder = JITBuilder::with_isa(Arc::clone(&isa), default_libcall_names());
         for (_, symbol, f) in HOST_FUNCS {
             builder.symbol(symbol, f.address());
         }
@@ -135,7 +157,9 @@ impl Jit {
             module: Some(module),
             host_funcs,
             chunk,
-            workers: Some(workers),
+            isa,
+            workers,
+            functions: Vec::new(),
             translated: Vec::new(),
         })
     }
@@ -193,20 +217,45 @@ impl Jit {
         };
         translate(builder, env, chunk.shape, chunk.stmts)?;
         let func = std::mem::replace(&mut self.ctx.func, Function::new());
-        self.workers
-            .as_mut()
-            .ok_or_else(finished)?
-            .push(chunk.id, func);
+        match &mut self.workers {
+            Some(workers) => workers.push(chunk.id, func),
+            None => self.functions.push((chunk.id, func)),
+        }
         self.translated.push((chunk.id, program.to_string()));
         module.clear_context(&mut self.ctx);
         Ok(())
     }
 
+    /// The target, to generate the code of [`Jit::take_functions`] for.
+    pub(super) fn isa(&self) -> OwnedTargetIsa {
+        Arc::clone(&self.isa)
+    }
+
+    /// The functions translated so far (with [`Generation::Caller`]), in
+    /// order: their code goes to [`Jit::link`], in the same order.
+    pub(super) fn take_functions(&mut self) -> Vec<(FuncId, Function)> {
+        std::mem::take(&mut self.functions)
+    }
+
     /// Waits for the machine code of every translated function (helping
     /// to make it), links them and makes the code executable.
     pub(super) fn finish(mut self) -> Result<JITModule, CodegenError> {
-        let translated = std::mem::take(&mut self.translated);
         let codes = self.workers.take().ok_or_else(finished)?.finish();
+        self.link(codes)
+    }
+
+    /// Defines `codes`, the machine code of every translated function in
+    /// order, links them and makes the code executable.
+    pub(super) fn link(
+        mut self,
+        codes: Vec<Result<Code, String>>,
+    ) -> Result<JITModule, CodegenError> {
+        let translated = std::mem::take(&mut self.translated);
+        if codes.len() != translated.len() {
+            return Err(CodegenError::Cranelift(
+                "code generation did not finish".to_string(),
+            ));
+        }
         let module = self.module.as_mut().ok_or_else(finished)?;
         for ((id, program), code) in translated.iter().zip(codes) {
             let code = code.map_err(|m| CodegenError::Cranelift(format!("{program}: {m}")))?;

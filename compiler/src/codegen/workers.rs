@@ -194,7 +194,7 @@ fn work(shared: &Shared, isa: &dyn TargetIsa) {
 }
 
 /// The machine code of the function `id`, compiled in `ctx`.
-fn compile(
+pub(super) fn compile(
     isa: &dyn TargetIsa,
     ctx: &mut codegen::Context,
     id: FuncId,
