@@ -13,6 +13,7 @@
 //! target: its code does not depend on which thread made it or when.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use cranelift::codegen::ir::Function;
 use cranelift::codegen::isa::OwnedTargetIsa;
@@ -48,8 +49,9 @@ struct State {
     next: usize,
     /// How many models are being made or translated.
     translating: usize,
-    /// Per model, the code of its functions, by index.
-    codes: Vec<Vec<Option<Result<Code, String>>>>,
+    /// Per model, the code of its functions, by index, with the time it
+    /// took to generate.
+    codes: Vec<Vec<Option<Generated>>>,
 }
 
 /// What a thread does next.
@@ -61,6 +63,10 @@ enum Task {
     /// Nothing is left.
     Stop,
 }
+
+/// A function's code (or why Cranelift rejected it) and how long
+/// generating it took.
+type Generated = (Result<Code, String>, Duration);
 
 /// A model made and translated (or why not).
 type Made<T, E> = Result<(T, Result<Translated, CodegenError>), E>;
@@ -87,7 +93,9 @@ pub(super) fn compile_all<T: Send, E: Send>(
             match next_task(&shared, &ready, count) {
                 Task::Stop => return,
                 Task::Generate(job) => {
+                    let start = Instant::now();
                     let code = compile(&*job.isa, &mut ctx, job.id, job.func);
+                    let code = (code, start.elapsed());
                     let mut state = lock(&shared);
                     if let Some(slot) = state
                         .codes
@@ -177,19 +185,23 @@ impl Drop for Translating<'_> {
 }
 
 /// The compiled model of a model made and translated, given the code of
-/// its functions.
+/// its functions and the time each took to generate.
 fn link<T, E>(
     made: Made<T, E>,
-    codes: Vec<Option<Result<Code, String>>>,
+    codes: Vec<Option<Generated>>,
     model_of: &impl Fn(&T) -> &Model,
 ) -> Compiled<T, E> {
-    let unfinished = || CodegenError::Cranelift("code generation did not finish".to_string());
     let (t, translated) = made?;
+    let generation = codes.iter().flatten().map(|(_, d)| *d).sum();
+    let codes: Vec<_> = codes
+        .into_iter()
+        .map(|c| match c {
+            Some((code, _)) => code,
+            None => Err("code generation did not finish".to_string()),
+        })
+        .collect();
     let compiled = translated.and_then(|translated| {
-        let codes = codes
-            .into_iter()
-            .map(|c| c.unwrap_or_else(|| Err(unfinished().to_string())));
-        translated.finish(model_of(&t), |jit| jit.link(codes.collect()))
+        translated.finish(model_of(&t), Some(generation), |jit| jit.link(codes))
     });
     Ok((t, compiled))
 }
