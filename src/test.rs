@@ -2,19 +2,21 @@
 //!
 //! Takes files and folders (default: the current folder); gives a line per
 //! test (`ok` or `FAIL`, with the failed expectation, its time and the
-//! values involved) and the closing line `N passed, N failed`. Tests run
-//! on every core; their lines print in file order as results come in.
+//! values involved) and the closing line `N passed, N failed`. The tests'
+//! twins are lowered and compiled first, together on every core
+//! (`CompiledModel::compile_all`); then the tests run on every core, and
+//! their lines print in file order as results come in.
 //! Exit status 0 when every test passes, 1 when one fails or a file has
 //! errors, 2 on bad usage.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::time::Instant;
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use clap::Args;
-use twin_compiler::codegen::CompiledModel;
+use twin_compiler::codegen::{CodegenError, CompiledModel};
 use twin_compiler::hir::Run;
 use twin_runtime::runs::{Outcome, Prepared, prepare, run_test};
 use twin_runtime::sim::Interpreter;
@@ -75,6 +77,13 @@ pub fn run(args: &TestArgs) -> u8 {
             }
         }
     }
+    // Every test's twin is lowered and compiled first, all of them
+    // together on every core (one model's lowering overlapping another's
+    // code generation); then the tests run.
+    let compiled =
+        CompiledModel::compile_all(jobs.len(), SINGLE, |i| jobs[i].prepare(), |p| &p.0.model);
+    let ready: Vec<Mutex<Option<Compiled>>> =
+        compiled.into_iter().map(|c| Mutex::new(Some(c))).collect();
     let (mut passed, mut failed) = (0usize, 0usize);
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -84,12 +93,13 @@ pub fn run(args: &TestArgs) -> u8 {
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let send = send.clone();
-            let (jobs, next) = (&jobs, &next);
+            let (ready, next) = (&ready, &next);
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    if send.send((i, job.execute())).is_err() {
+                    let Some(compiled) = ready.get(i) else { break };
+                    let compiled = compiled.lock().ok().and_then(|mut c| c.take());
+                    if send.send((i, execute(compiled))).is_err() {
                         break;
                     }
                 }
@@ -132,14 +142,23 @@ struct Job<'a> {
     run: &'a Run,
 }
 
+/// A test prepared (with the time that took) and compiled, or why it
+/// could not be prepared.
+type Compiled = std::result::Result<
+    (
+        (Prepared, Duration),
+        std::result::Result<CompiledModel, CodegenError>,
+    ),
+    String,
+>;
+
 impl Job<'_> {
-    /// Prepares and runs the test.
-    fn execute(&self) -> Result {
+    /// Prepares the test; gives it with the time that took.
+    fn prepare(&self) -> std::result::Result<(Prepared, Duration), String> {
         let started = Instant::now();
         let base = self.file.parent().map(PathBuf::from).unwrap_or_default();
         let program = &self.loaded.checked.program;
-        let outcome = prepare(program, self.run, &base).and_then(|p| execute(&p));
-        (outcome, started.elapsed().as_secs_f64() * 1e3)
+        prepare(program, self.run, &base).map(|p| (p, started.elapsed()))
     }
 
     /// Prints the test's line (and its failures); gives whether it passed.
@@ -178,11 +197,25 @@ pub const SINGLE: twin_compiler::codegen::Options = twin_compiler::codegen::Opti
     opt: twin_compiler::codegen::Opt::Speed,
 };
 
-/// Runs a prepared test on native code, or the interpreter if native
-/// compilation fails.
-fn execute(p: &Prepared) -> std::result::Result<Vec<Outcome>, String> {
-    match CompiledModel::compile_with(&p.model, SINGLE) {
-        Ok(jit) => run_test(p, jit),
-        Err(_) => run_test(p, Interpreter),
-    }
+/// Runs a prepared test on its native code, or the interpreter if native
+/// compilation failed; its time is that of preparing, compiling and
+/// running it.
+fn execute(compiled: Option<Compiled>) -> Result {
+    let Some(compiled) = compiled else {
+        return (Err("the test was not prepared".to_string()), 0.0);
+    };
+    let ((p, prepare), code) = match compiled {
+        Ok(c) => c,
+        Err(e) => return (Err(e), 0.0),
+    };
+    let started = Instant::now();
+    let (outcome, compile) = match code {
+        Ok(jit) => {
+            let compile = jit.compile_time();
+            (run_test(&p, jit), compile)
+        }
+        Err(_) => (run_test(&p, Interpreter), Duration::ZERO),
+    };
+    let ms = (prepare + compile + started.elapsed()).as_secs_f64() * 1e3;
+    (outcome, ms)
 }

@@ -266,16 +266,18 @@ fn compile_time(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(20));
     // Every entry point at opt_level=speed (what a fleet and a single run
     // both need), then what `twinc sim` compiles: single-instance entry
-    // points, at speed and at none.
+    // points, at speed and at none. Each twin is lowered and compiled by
+    // `CompiledModel::compile_all`, which overlaps the twins' lowering,
+    // translation and code generation on every core; `single_speed_one_by_one`
+    // lowers and compiles one twin after the other with `compile_with`, as
+    // `twinc sim` does for the one twin it runs.
+    let single_speed = Options {
+        entries: Entries::Single,
+        opt: Opt::Speed,
+    };
     let variants = [
         ("total", Options::default()),
-        (
-            "single_speed",
-            Options {
-                entries: Entries::Single,
-                opt: Opt::Speed,
-            },
-        ),
+        ("single_speed", single_speed),
         (
             "single_none",
             Options {
@@ -290,18 +292,31 @@ fn compile_time(c: &mut Criterion) {
                 let mut sources = twin_compiler::source::Sources::new();
                 let root = sources.add("gen.twin", text.clone());
                 let checked = twin_compiler::check::check(&mut sources, root);
-                let mut compiled = 0;
-                for i in 0..checked.program.twins.len() {
-                    if let Ok(m) = twin_compiler::ir::lower::lower(&checked.program, i)
-                        && CompiledModel::compile_with(&m, options).is_ok()
-                    {
-                        compiled += 1;
-                    }
-                }
-                compiled
+                let program = &checked.program;
+                let lower = |i| twin_compiler::ir::lower::lower(program, i);
+                CompiledModel::compile_all(program.twins.len(), options, lower, |m| m)
+                    .iter()
+                    .filter(|r| matches!(r, Ok((_, Ok(_)))))
+                    .count()
             })
         });
     }
+    group.bench_function("single_speed_one_by_one", |b| {
+        b.iter(|| {
+            let mut sources = twin_compiler::source::Sources::new();
+            let root = sources.add("gen.twin", text.clone());
+            let checked = twin_compiler::check::check(&mut sources, root);
+            let mut compiled = 0;
+            for i in 0..checked.program.twins.len() {
+                if let Ok(m) = twin_compiler::ir::lower::lower(&checked.program, i)
+                    && CompiledModel::compile_with(&m, single_speed).is_ok()
+                {
+                    compiled += 1;
+                }
+            }
+            compiled
+        })
+    });
     group.finish();
     // One timed pass per phase, printed for BENCHMARKS.md.
     let t0 = Instant::now();
@@ -327,6 +342,13 @@ fn compile_time(c: &mut Criterion) {
         .filter_map(|m| CompiledModel::compile(m).ok())
         .collect();
     let t_codegen = t3.elapsed();
+    let t4 = Instant::now();
+    let program = &checked.program;
+    let lower = |i| twin_compiler::ir::lower::lower(program, i);
+    let together =
+        CompiledModel::compile_all(program.twins.len(), Options::default(), lower, |m| m);
+    let t_together = t4.elapsed();
+    drop(together);
     let mut codegen_variants = Vec::new();
     for (name, options) in variants {
         let t = Instant::now();
@@ -339,13 +361,16 @@ fn compile_time(c: &mut Criterion) {
             t.elapsed().as_secs_f64() * 1e3
         ));
     }
-    eprintln!("codegen by variant: {}", codegen_variants.join(", "));
+    eprintln!(
+        "codegen one by one, by variant: {}",
+        codegen_variants.join(", ")
+    );
     let statements: usize = models
         .iter()
         .map(|m| m.tick.len() + m.integrate.len())
         .sum();
     eprintln!(
-        "phases for {} lines, {} twins, {} top-level statements: parse {:.1} ms (parse+check {:.1} ms), lower {:.1} ms, codegen {:.1} ms ({} compiled)",
+        "phases for {} lines, {} twins, {} top-level statements: parse {:.1} ms (parse+check {:.1} ms), lower {:.1} ms, codegen {:.1} ms ({} compiled) one twin after the other; lower and codegen together (compile_all) {:.1} ms",
         text.lines().count(),
         models.len(),
         statements,
@@ -353,7 +378,8 @@ fn compile_time(c: &mut Criterion) {
         (t_check + t_parse).as_secs_f64() * 1e3,
         t_lower.as_secs_f64() * 1e3,
         t_codegen.as_secs_f64() * 1e3,
-        compiled.len()
+        compiled.len(),
+        t_together.as_secs_f64() * 1e3,
     );
 }
 

@@ -7,26 +7,24 @@
 //! [`super::translate`].
 //!
 //! Translation into Cranelift IR is sequential (it declares functions in
-//! the module); code generation, most of the time, is not: [`Jit::finish`]
-//! hands the translated functions to one worker per core, largest first,
-//! and defines the machine code they give back in the module. Each
-//! function compiles alone, so the code is the same whichever worker made
-//! it.
+//! the module); code generation, most of the time, is not: each function
+//! goes to the [`Workers`] as soon as it is translated, and [`Jit::finish`]
+//! defines the machine code they give back in the module. Each function
+//! compiles alone, so the code is the same whichever worker made it.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use cranelift::codegen::control::ControlPlane;
 use cranelift::codegen::ir::{Function, Signature, UserFuncName};
-use cranelift::codegen::isa::TargetIsa;
+use cranelift::codegen::isa::OwnedTargetIsa;
 use cranelift::codegen::{self, settings};
 use cranelift::prelude::{AbiParam, Configurable, FunctionBuilder, FunctionBuilderContext, types};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{FuncId, Linkage, Module, ModuleReloc, default_libcall_names};
+use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 
 use super::CodegenError;
 use super::host::HOST_FUNCS;
 use super::translate::{Chunk, Env, Shape, translate};
+use super::workers::{Code, Workers};
 use crate::ir::Stmt;
 
 /// Where a model's slots live.
@@ -51,23 +49,28 @@ pub(super) struct Jit {
     host_funcs: Vec<FuncId>,
     /// The size above which statement lists are cut into chunks.
     chunk: usize,
-    /// Functions translated and waiting for code generation, with the
-    /// name of the program they belong to (for errors).
-    translated: Vec<Translated>,
+    /// The target, shared with whoever generates the code.
+    isa: OwnedTargetIsa,
+    /// The code generation workers, fed each function once translated;
+    /// `None` when the caller generates the code ([`Jit::take_functions`]),
+    /// or once [`Jit::finish`] has waited for them.
+    workers: Option<Workers>,
+    /// The functions translated but not handed to workers (when there are
+    /// none), waiting for [`Jit::take_functions`].
+    functions: Vec<(FuncId, Function)>,
+    /// Every function translated, in order, with the name of the program
+    /// it belongs to (for errors).
+    translated: Vec<(FuncId, String)>,
 }
 
-/// A function in Cranelift IR, waiting for code generation.
-struct Translated {
-    id: FuncId,
-    program: String,
-    func: Function,
-}
-
-/// A function's machine code, ready to be defined in the module.
-struct Code {
-    alignment: u64,
-    bytes: Vec<u8>,
-    relocs: Vec<ModuleReloc>,
+/// Who generates the machine code of a [`Jit`]'s functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Generation {
+    /// Workers of its own, started with the first function.
+    Workers,
+    /// The caller, who takes the functions with [`Jit::take_functions`]
+    /// and gives back their code to [`Jit::link`].
+    Caller,
 }
 
 fn cranelift_error(e: impl std::fmt::Display) -> CodegenError {
@@ -77,13 +80,18 @@ fn cranelift_error(e: impl std::fmt::Display) -> CodegenError {
 impl Jit {
     /// A JIT for the host machine, optimizing for speed, with the host
     /// functions registered under their symbols, cutting statement lists
-    /// larger than `chunk` into functions of their own.
+    /// larger than `chunk` into functions of their own; `generation` says
+    /// who generates the machine code.
     ///
     /// This builds the ISA itself rather than calling
     /// `JITBuilder::with_flags`, which panics on an unsupported host; the
     /// flags are the same (`is_pic` and `use_colocated_libcalls` off, as
     /// `cranelift-jit` requires).
-    pub(super) fn new(chunk: usize, opt: super::Opt) -> Result<Jit, CodegenError> {
+    pub(super) fn new(
+        chunk: usize,
+        opt: super::Opt,
+        generation: Generation,
+    ) -> Result<Jit, CodegenError> {
         let mut flags = settings::builder();
         // The verifier checks every function the translator builds: a bug
         // there becomes an error rather than wrong code. It costs about a
@@ -125,7 +133,8 @@ impl Jit {
                 "only 64-bit targets are supported".to_string(),
             ));
         }
-        let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+        let workers = (generation == Generation::Workers).then(|| Workers::new(Arc::clone(&isa)));
+        let mut builder = JITBuilder::with_isa(Arc::clone(&isa), default_libcall_names());
         for (_, symbol, f) in HOST_FUNCS {
             builder.symbol(symbol, f.address());
         }
@@ -148,6 +157,9 @@ impl Jit {
             module: Some(module),
             host_funcs,
             chunk,
+            isa,
+            workers,
+            functions: Vec::new(),
             translated: Vec::new(),
         })
     }
@@ -204,26 +216,52 @@ impl Jit {
             pending,
         };
         translate(builder, env, chunk.shape, chunk.stmts)?;
-        self.translated.push(Translated {
-            id: chunk.id,
-            program: program.to_string(),
-            func: std::mem::replace(&mut self.ctx.func, Function::new()),
-        });
+        let func = std::mem::replace(&mut self.ctx.func, Function::new());
+        match &mut self.workers {
+            Some(workers) => workers.push(chunk.id, func),
+            None => self.functions.push((chunk.id, func)),
+        }
+        self.translated.push((chunk.id, program.to_string()));
         module.clear_context(&mut self.ctx);
         Ok(())
     }
 
-    /// Generates the machine code of every translated function (in
-    /// parallel), links them and makes the code executable.
+    /// The target, to generate the code of [`Jit::take_functions`] for.
+    pub(super) fn isa(&self) -> OwnedTargetIsa {
+        Arc::clone(&self.isa)
+    }
+
+    /// The functions translated so far (with [`Generation::Caller`]), in
+    /// order: their code goes to [`Jit::link`], in the same order.
+    pub(super) fn take_functions(&mut self) -> Vec<(FuncId, Function)> {
+        std::mem::take(&mut self.functions)
+    }
+
+    /// Waits for the machine code of every translated function (helping
+    /// to make it), links them and makes the code executable.
     pub(super) fn finish(mut self) -> Result<JITModule, CodegenError> {
+        let codes = self.workers.take().ok_or_else(finished)?.finish();
+        self.link(codes)
+    }
+
+    /// Defines `codes`, the machine code of every translated function in
+    /// order, links them and makes the code executable.
+    pub(super) fn link(
+        mut self,
+        codes: Vec<Result<Code, String>>,
+    ) -> Result<JITModule, CodegenError> {
         let translated = std::mem::take(&mut self.translated);
+        if codes.len() != translated.len() {
+            return Err(CodegenError::Cranelift(
+                "code generation did not finish".to_string(),
+            ));
+        }
         let module = self.module.as_mut().ok_or_else(finished)?;
-        let codes = generate(module.isa(), &translated);
-        for (t, code) in translated.iter().zip(codes) {
-            let code = code.map_err(|m| CodegenError::Cranelift(format!("{}: {m}", t.program)))?;
+        for ((id, program), code) in translated.iter().zip(codes) {
+            let code = code.map_err(|m| CodegenError::Cranelift(format!("{program}: {m}")))?;
             module
-                .define_function_bytes(t.id, code.alignment, &code.bytes, &code.relocs)
-                .map_err(|e| CodegenError::Cranelift(format!("{}: {e}", t.program)))?;
+                .define_function_bytes(*id, code.alignment, &code.bytes, &code.relocs)
+                .map_err(|e| CodegenError::Cranelift(format!("{program}: {e}")))?;
         }
         let mut module = self.module.take().ok_or_else(finished)?;
         match module.finalize_definitions() {
@@ -248,75 +286,6 @@ impl Drop for Jit {
             unsafe { module.free_memory() };
         }
     }
-}
-
-/// The machine code of each function of `translated` (in its order), made
-/// by one worker per core (at most one per function), each taking the
-/// largest function left.
-fn generate(isa: &dyn TargetIsa, translated: &[Translated]) -> Vec<Result<Code, String>> {
-    let mut order: Vec<usize> = (0..translated.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(translated[i].func.dfg.num_insts()));
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(translated.len());
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Code, String>>>> =
-        Mutex::new((0..translated.len()).map(|_| None).collect());
-    let work = || {
-        let mut ctx = codegen::Context::new();
-        while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-            let code = compile_one(isa, &mut ctx, &translated[i]);
-            if let Ok(mut results) = results.lock() {
-                results[i] = Some(code);
-            }
-        }
-    };
-    if workers <= 1 {
-        work();
-    } else {
-        std::thread::scope(|scope| {
-            for _ in 1..workers {
-                // A worker the system will not start leaves its share to
-                // the others (this thread works too).
-                let _ = std::thread::Builder::new()
-                    .name("twin-codegen".into())
-                    .spawn_scoped(scope, work);
-            }
-            work();
-        });
-    }
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err("code generation did not finish".to_string())))
-        .collect()
-}
-
-/// The machine code of one function, compiled in `ctx`.
-fn compile_one(
-    isa: &dyn TargetIsa,
-    ctx: &mut codegen::Context,
-    t: &Translated,
-) -> Result<Code, String> {
-    ctx.clear();
-    ctx.func = t.func.clone();
-    let compiled = ctx
-        .compile(isa, &mut ControlPlane::default())
-        // The codegen error's Debug form carries the verifier's report.
-        .map_err(|e| format!("{:?}", e.inner))?;
-    let bytes = compiled.code_buffer().to_vec();
-    let alignment = u64::from(compiled.buffer.alignment);
-    let relocs = compiled
-        .buffer
-        .relocs()
-        .iter()
-        .map(|r| ModuleReloc::from_mach_reloc(r, &t.func, t.id))
-        .collect();
-    Ok(Code {
-        alignment,
-        bytes,
-        relocs,
-    })
 }
 
 /// The signature of a function of shape `shape`: two pointers, and for

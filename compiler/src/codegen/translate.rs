@@ -6,7 +6,11 @@
 //! operation as the interpreter (`interp::eval`): operands are evaluated
 //! left to right, both sides of `Select`, `And` and `Or` are evaluated,
 //! booleans are 0.0/1.0, and a value is true when it is `!= 0.0` (so NaN is
-//! true).
+//! true). A boolean that only decides something (an `if`, a `while`, a
+//! `Select`, another boolean operator) stays a Cranelift flag and is never
+//! made 0.0/1.0; a constant is defined once per block; the last `if` of a
+//! branch jumps straight to the enclosing merge. Cranelift would clean up
+//! most of this itself, but it costs compile time to give it the work.
 //!
 //! Translation is linear in the size of the program: every expression node
 //! is visited once, by an explicit work stack rather than recursion (models
@@ -24,7 +28,10 @@
 //! ([`Chunk`]) that the list calls in order. Memory is the only state
 //! between statements, so this changes nothing but compile time.
 
-use cranelift::codegen::ir::{BlockArg, FuncRef, MemFlagsData, StackSlot};
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use cranelift::codegen::ir::{Block, BlockArg, FuncRef, MemFlagsData, StackSlot};
 use cranelift::prelude::{
     FloatCC, FunctionBuilder, InstBuilder, IntCC, StackSlotData, StackSlotKind, Value, types,
 };
@@ -35,7 +42,7 @@ use super::CodegenError;
 use super::forward::{Window, dead_stores};
 use super::host::host_index;
 use super::jit::{Layout, signature};
-use crate::ir::{BinOp, Expr, Func, Slot, Stmt, UnOp};
+use crate::ir::{BinOp, Expr, Func, Slot, SlotHasher, Stmt, UnOp};
 
 /// The size (statements plus expression nodes) above which a statement
 /// list is cut into separately compiled chunks. Chunks of this size
@@ -129,28 +136,24 @@ enum Work<'e> {
     Apply(&'e Expr),
 }
 
-/// Constants every function uses, defined in its entry block so they
-/// dominate every use.
+/// The value of an expression node as the translator holds it.
+///
+/// A comparison, `and`, `or` or `not` gives a flag, which becomes 0.0 or
+/// 1.0 only where a number is needed: a condition (an `if`, a `while`, a
+/// `Select`'s first operand, an operand of `and`/`or`/`not`) uses the flag
+/// itself. The truth of 0.0/1.0 is the flag, so this changes nothing but
+/// the instructions it takes.
 #[derive(Clone, Copy)]
-struct Constants {
-    /// `0.0`.
-    zero: Value,
-    /// `1.0`.
-    one: Value,
-    /// NaN: the value of a missing call argument, as in the interpreter.
-    nan: Value,
+enum Val {
+    /// An `f64`.
+    Num(Value),
+    /// An `i8` that is 0 or 1: the number 0.0 or 1.0.
+    Flag(Value),
 }
 
-impl Constants {
-    /// Defines them in the current block.
-    fn new(builder: &mut FunctionBuilder<'_>) -> Self {
-        Constants {
-            zero: builder.ins().f64const(0.0),
-            one: builder.ins().f64const(1.0),
-            nan: builder.ins().f64const(f64::NAN),
-        }
-    }
-}
+/// The constants defined in the block being filled, by their bits: a
+/// constant used again in the same block reuses its value.
+type ConstMap = HashMap<u64, Value, BuildHasherDefault<SlotHasher>>;
 
 /// Emits the body of a function of shape `shape` running `stmts`, and
 /// finalizes it. Chunks it calls are declared in `env.module` and pushed
@@ -170,7 +173,6 @@ pub(super) fn translate<'s>(
             "a function lacks its parameters".into(),
         ));
     };
-    let constants = Constants::new(&mut builder);
     let mut t = Translator {
         builder,
         env,
@@ -179,9 +181,7 @@ pub(super) fn translate<'s>(
             block: first,
             scratch,
         },
-        zero: constants.zero,
-        one: constants.one,
-        nan: constants.nan,
+        constants: (entry, ConstMap::default()),
         error: None,
         window: Window::new(),
     };
@@ -216,12 +216,8 @@ struct Translator<'a, 'm, 's> {
     chunk_shape: Shape,
     /// How slot addresses are formed.
     addr: Addressing,
-    /// `0.0`.
-    zero: Value,
-    /// `1.0`.
-    one: Value,
-    /// NaN: the value of a missing call argument, as in the interpreter.
-    nan: Value,
+    /// The block whose constants are known, and those constants.
+    constants: (Block, ConstMap),
     /// The first error declaring a chunk, if any.
     error: Option<CodegenError>,
     /// Store-to-load forwarding: the values of the most recently stored
@@ -392,12 +388,20 @@ impl<'s> Translator<'_, '_, 's> {
     }
 
     fn if_(&mut self, c: &Expr, then: &'s [Stmt], otherwise: &'s [Stmt]) {
-        let c = self.expr(c);
-        let cond = self.truthy(c);
-        let then_block = self.builder.create_block();
         let merge = self.builder.create_block();
+        self.branches(c, then, otherwise, merge);
+        self.builder.switch_to_block(merge);
+        // Control merges here: nothing is assumed.
+        self.forget();
+    }
+
+    /// The test and the branches of an `if`, each branch ending with a
+    /// jump to `merge`.
+    fn branches(&mut self, c: &Expr, then: &'s [Stmt], otherwise: &'s [Stmt], merge: Block) {
+        let cond = self.condition(c);
+        let then_block = self.builder.create_block();
         // Both branches start from what was known before them (those
-        // values dominate both); after the merge, nothing is assumed.
+        // values dominate both).
         let before = self.window.clone();
         if otherwise.is_empty() {
             self.builder.ins().brif(cond, then_block, &[], merge, &[]);
@@ -407,15 +411,27 @@ impl<'s> Translator<'_, '_, 's> {
                 .ins()
                 .brif(cond, then_block, &[], else_block, &[]);
             self.builder.switch_to_block(else_block);
-            self.block(otherwise);
-            self.builder.ins().jump(merge, &[]);
+            self.block_to(otherwise, merge);
             self.window = before.clone();
         }
         self.builder.switch_to_block(then_block);
-        self.block(then);
-        self.builder.ins().jump(merge, &[]);
-        self.builder.switch_to_block(merge);
-        self.forget();
+        self.block_to(then, merge);
+    }
+
+    /// Emits `stmts`, then a jump to `target`. When they end with an `if`
+    /// and are emitted inline, that `if`'s branches jump to `target`
+    /// themselves, without a merge block of their own that would only
+    /// jump on (fewer blocks are less for Cranelift to do).
+    fn block_to(&mut self, stmts: &'s [Stmt], target: Block) {
+        if let Some((Stmt::If(c, then, otherwise), rest)) = stmts.split_last()
+            && stmts.iter().map(stmt_size).sum::<usize>() <= self.env.chunk
+        {
+            self.inline(rest);
+            self.branches(c, then, otherwise, target);
+            return;
+        }
+        self.block(stmts);
+        self.builder.ins().jump(target, &[]);
     }
 
     fn while_(&mut self, c: &Expr, body: &'s [Stmt]) {
@@ -426,25 +442,35 @@ impl<'s> Translator<'_, '_, 's> {
         self.builder.switch_to_block(header);
         // The header is reached again from the body's end.
         self.forget();
-        let c = self.expr(c);
-        let cond = self.truthy(c);
+        let cond = self.condition(c);
         self.builder.ins().brif(cond, body_block, &[], exit, &[]);
         self.builder.switch_to_block(body_block);
-        self.block(body);
-        self.builder.ins().jump(header, &[]);
+        self.block_to(body, header);
         self.builder.switch_to_block(exit);
         self.forget();
     }
 
-    /// Emits an expression; gives its value.
+    /// Emits an expression; gives its value as a number.
     fn expr(&mut self, root: &Expr) -> Value {
+        let v = self.eval(root);
+        self.num(v)
+    }
+
+    /// Emits an expression; gives its truth as an `i8` flag.
+    fn condition(&mut self, root: &Expr) -> Value {
+        let v = self.eval(root);
+        self.flag(v)
+    }
+
+    /// Emits an expression; gives its value as the translator holds it.
+    fn eval(&mut self, root: &Expr) -> Val {
         let mut work = vec![Work::Eval(root)];
-        let mut values: Vec<Value> = Vec::new();
+        let mut values: Vec<Val> = Vec::new();
         while let Some(w) = work.pop() {
             match w {
                 Work::Eval(e) => match e {
-                    Expr::Const(c) => values.push(self.builder.ins().f64const(*c)),
-                    Expr::Load(s) => values.push(self.load(*s)),
+                    Expr::Const(c) => values.push(Val::Num(self.constant(*c))),
+                    Expr::Load(s) => values.push(Val::Num(self.load(*s))),
                     Expr::Unary(_, x) => work.extend([Work::Apply(e), Work::Eval(x)]),
                     Expr::Binary(_, a, b) => {
                         work.extend([Work::Apply(e), Work::Eval(b), Work::Eval(a)]);
@@ -464,73 +490,88 @@ impl<'s> Translator<'_, '_, 's> {
                 }
             }
         }
-        values.pop().unwrap_or(self.nan)
+        match values.pop() {
+            Some(v) => v,
+            None => Val::Num(self.constant(f64::NAN)),
+        }
     }
 
     /// Combines the operands of `e`, on top of `values`, into its value.
-    fn apply(&mut self, e: &Expr, values: &mut Vec<Value>) -> Value {
+    fn apply(&mut self, e: &Expr, values: &mut Vec<Val>) -> Val {
         // The work stack guarantees the operands are there; the fallback
-        // only keeps this free of panics.
-        let nan = self.nan;
-        let mut pop = || values.pop().unwrap_or(nan);
+        // (NaN) only keeps this free of panics.
+        let mut pop = |t: &mut Self| match values.pop() {
+            Some(v) => v,
+            None => Val::Num(t.constant(f64::NAN)),
+        };
         match e {
-            Expr::Const(c) => self.builder.ins().f64const(*c),
-            Expr::Load(s) => self.load(*s),
+            Expr::Const(c) => Val::Num(self.constant(*c)),
+            Expr::Load(s) => Val::Num(self.load(*s)),
             Expr::Unary(op, _) => {
-                let x = pop();
+                let x = pop(self);
                 self.unary(*op, x)
             }
             Expr::Binary(op, _, _) => {
-                let b = pop();
-                let a = pop();
+                let b = pop(self);
+                let a = pop(self);
                 self.binary(*op, a, b)
             }
             Expr::Call(f, args) => {
                 let given = args.len().min(f.arity());
-                let mut xs = [nan; 2];
+                let mut xs = [None; 2];
                 for k in (0..given).rev() {
-                    xs[k] = pop();
+                    xs[k] = Some(pop(self));
                 }
-                self.call(*f, xs[0], xs[1])
+                // A missing argument is NaN, as in the interpreter.
+                let [a, b] = xs.map(|x| match x {
+                    Some(v) => self.num(v),
+                    None => self.constant(f64::NAN),
+                });
+                Val::Num(self.call(*f, a, b))
             }
             Expr::Select(_, _, _) => {
-                let b = pop();
-                let a = pop();
-                let c = pop();
-                let cond = self.truthy(c);
-                self.builder.ins().select(cond, a, b)
+                let b = pop(self);
+                let a = pop(self);
+                let c = pop(self);
+                let (a, b) = (self.num(a), self.num(b));
+                let cond = self.flag(c);
+                Val::Num(self.builder.ins().select(cond, a, b))
             }
         }
     }
 
-    fn unary(&mut self, op: UnOp, x: Value) -> Value {
-        match op {
-            UnOp::Neg => self.builder.ins().fneg(x),
-            UnOp::Not => {
-                let z = self.builder.ins().fcmp(FloatCC::Equal, x, self.zero);
-                self.bool_value(z)
+    fn unary(&mut self, op: UnOp, x: Val) -> Val {
+        match (op, x) {
+            (UnOp::Neg, x) => {
+                let x = self.num(x);
+                Val::Num(self.builder.ins().fneg(x))
+            }
+            (UnOp::Not, Val::Flag(f)) => Val::Flag(self.builder.ins().bxor_imm_u(f, 1)),
+            (UnOp::Not, Val::Num(x)) => {
+                let zero = self.constant(0.0);
+                Val::Flag(self.builder.ins().fcmp(FloatCC::Equal, x, zero))
             }
         }
     }
 
-    fn binary(&mut self, op: BinOp, a: Value, b: Value) -> Value {
+    fn binary(&mut self, op: BinOp, a: Val, b: Val) -> Val {
+        if let BinOp::And | BinOp::Or = op {
+            let a = self.flag(a);
+            let b = self.flag(b);
+            return Val::Flag(if op == BinOp::And {
+                self.builder.ins().band(a, b)
+            } else {
+                self.builder.ins().bor(a, b)
+            });
+        }
+        let (a, b) = (self.num(a), self.num(b));
         let cc = match op {
-            BinOp::Add => return self.builder.ins().fadd(a, b),
-            BinOp::Sub => return self.builder.ins().fsub(a, b),
-            BinOp::Mul => return self.builder.ins().fmul(a, b),
-            BinOp::Div => return self.builder.ins().fdiv(a, b),
-            BinOp::Min => return self.builder.ins().fmin(a, b),
-            BinOp::Max => return self.builder.ins().fmax(a, b),
-            BinOp::And | BinOp::Or => {
-                let a = self.truthy(a);
-                let b = self.truthy(b);
-                let flag = if op == BinOp::And {
-                    self.builder.ins().band(a, b)
-                } else {
-                    self.builder.ins().bor(a, b)
-                };
-                return self.bool_value(flag);
-            }
+            BinOp::Add => return Val::Num(self.builder.ins().fadd(a, b)),
+            BinOp::Sub => return Val::Num(self.builder.ins().fsub(a, b)),
+            BinOp::Mul => return Val::Num(self.builder.ins().fmul(a, b)),
+            BinOp::Div => return Val::Num(self.builder.ins().fdiv(a, b)),
+            BinOp::Min => return Val::Num(self.builder.ins().fmin(a, b)),
+            BinOp::Max => return Val::Num(self.builder.ins().fmax(a, b)),
             // Ordered comparisons: false when either side is NaN, like
             // Rust's `<`, `<=`, `>`, `>=`, `==`.
             BinOp::Lt => FloatCC::LessThan,
@@ -539,11 +580,10 @@ impl<'s> Translator<'_, '_, 's> {
             BinOp::Ge => FloatCC::GreaterThanOrEqual,
             BinOp::Eq => FloatCC::Equal,
             // Unordered or not equal: true when either side is NaN, like
-            // Rust's `!=`.
-            BinOp::Ne => FloatCC::NotEqual,
+            // Rust's `!=`. (`and` and `or` returned above.)
+            BinOp::Ne | BinOp::And | BinOp::Or => FloatCC::NotEqual,
         };
-        let flag = self.builder.ins().fcmp(cc, a, b);
-        self.bool_value(flag)
+        Val::Flag(self.builder.ins().fcmp(cc, a, b))
     }
 
     /// `f(a)` or `f(a, b)`: an instruction for `Sqrt` and `Abs`, a call of
@@ -556,30 +596,60 @@ impl<'s> Translator<'_, '_, 's> {
         }
         let Some(callee) = host_index(f).and_then(|k| self.env.host.get(k).copied()) else {
             // Every other function has a wrapper; keep this panic-free.
-            return self.nan;
+            return self.constant(f64::NAN);
         };
         let inst = if f.arity() == 2 {
             self.builder.ins().call(callee, &[a, b])
         } else {
             self.builder.ins().call(callee, &[a])
         };
-        self.builder
-            .inst_results(inst)
-            .first()
-            .copied()
-            .unwrap_or(self.nan)
+        match self.builder.inst_results(inst).first() {
+            Some(&v) => v,
+            None => self.constant(f64::NAN),
+        }
     }
 
-    /// `x != 0.0` (unordered or not equal: NaN is true) as an `i8` flag.
-    fn truthy(&mut self, x: Value) -> Value {
-        self.builder.ins().fcmp(FloatCC::NotEqual, x, self.zero)
+    /// A value as a number: a flag becomes 1.0 or 0.0.
+    fn num(&mut self, v: Val) -> Value {
+        match v {
+            Val::Num(x) => x,
+            Val::Flag(flag) => {
+                let one = self.constant(1.0);
+                let zero = self.constant(0.0);
+                self.builder.ins().select(flag, one, zero)
+            }
+        }
     }
 
-    /// An `i8` flag as 1.0 or 0.0.
-    fn bool_value(&mut self, flag: Value) -> Value {
-        self.builder.ins().select(flag, self.one, self.zero)
+    /// A value's truth as an `i8` flag: a number is true when `x != 0.0`
+    /// (unordered or not equal: NaN is true).
+    fn flag(&mut self, v: Val) -> Value {
+        match v {
+            Val::Flag(flag) => flag,
+            Val::Num(x) => {
+                let zero = self.constant(0.0);
+                self.builder.ins().fcmp(FloatCC::NotEqual, x, zero)
+            }
+        }
     }
 
+    /// The constant `c` in the current block: defined at its first use in
+    /// the block, reused after (Cranelift would merge the copies, at a cost).
+    fn constant(&mut self, c: f64) -> Value {
+        let block = self.builder.current_block();
+        if block != Some(self.constants.0) {
+            if let Some(b) = block {
+                self.constants.0 = b;
+            }
+            self.constants.1.clear();
+        }
+        if let Some(&v) = self.constants.1.get(&c.to_bits()) {
+            return v;
+        }
+        let v = self.builder.ins().f64const(c);
+        self.constants.1.insert(c.to_bits(), v);
+        v
+    }
     /// The base pointer and constant offset of `slot`.
     fn address(&mut self, slot: Slot) -> (Value, i32) {
         // `validate` caps slots at 2^27, so every offset fits an i32.
