@@ -62,7 +62,8 @@ pub struct Fleet {
     ids: Vec<String>,
     /// Struct-of-arrays: `persistent * n`.
     block: Vec<f64>,
-    /// Shared by the instances (the clock and solver temporaries).
+    /// Shared by the instances: the clock, shared params and solver
+    /// temporaries (slots from `Model::persistent` on).
     scratch: Vec<f64>,
     k: u64,
     dt: f64,
