@@ -308,6 +308,21 @@ fn signals_follow_the_decimation() {
     );
 }
 
+/// Runs `ticks` ticks of `fleet`, handing each to the history as the
+/// runner does (the epoch is the twin time).
+fn run(h: &mut SqliteHistory, fleet: &mut Fleet, ticks: usize) {
+    for _ in 0..ticks {
+        let events = fleet.tick();
+        let tick = Tick {
+            fleet,
+            events: &events,
+            epoch: fleet.time(),
+        };
+        h.tick(&tick);
+        fleet.advance();
+    }
+}
+
 /// One tick of a small fleet, for tests that drive the observer by hand.
 fn fleet() -> Fleet {
     let mut fleet = Fleet::new(model(HEATER, "Heater"), 0.1, &[]);
@@ -321,16 +336,7 @@ fn rows_wait_for_a_commit_and_finish_writes_them() {
     let mut h = open(dir.path());
     h.set_commit_interval(Duration::from_secs(3600));
     let mut fleet = fleet();
-    for _ in 0..30 {
-        let events = fleet.tick();
-        let tick = Tick {
-            fleet: &fleet,
-            events: &events,
-            epoch: fleet.time(),
-        };
-        h.tick(&tick);
-        fleet.advance();
-    }
+    run(&mut h, &mut fleet, 30);
     let path = db(dir.path());
     // Another connection sees nothing yet: the rows are in one open
     // transaction.
@@ -352,15 +358,8 @@ fn a_thread_moves_the_log_into_the_database() {
     let before = size();
     let mut fleet = fleet();
     for _ in 0..200 {
-        let events = fleet.tick();
-        let tick = Tick {
-            fleet: &fleet,
-            events: &events,
-            epoch: fleet.time(),
-        };
-        h.tick(&tick);
+        run(&mut h, &mut fleet, 1);
         h.sync();
-        fleet.advance();
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while size() <= before {
@@ -513,18 +512,6 @@ fn a_hot_reload_gives_the_new_signal_a_column_and_rows_go_on() {
     let dir = temp();
     let mut h = open(dir.path());
     let mut fleet = fleet();
-    let run = |h: &mut SqliteHistory, fleet: &mut Fleet, ticks: usize| {
-        for _ in 0..ticks {
-            let events = fleet.tick();
-            let tick = Tick {
-                fleet,
-                events: &events,
-                epoch: fleet.time(),
-            };
-            h.tick(&tick);
-            fleet.advance();
-        }
-    };
     run(&mut h, &mut fleet, 11);
     // What the runner does on a reload: a fleet of the edited model, the
     // state carried over by name.
