@@ -23,6 +23,12 @@ macro_rules! out {
     }};
 }
 
+/// The compiler builds and drops many small trees, and the runtime many
+/// small messages: mimalloc does both faster than the system allocator
+/// (BENCHMARKS.md, "Source → JIT-ready").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod check;
 mod fmt;
 mod history;

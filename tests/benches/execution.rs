@@ -4,6 +4,10 @@
 //! generated 100-state model; source → JIT-ready time for a 10,000-line
 //! model, by phase; and fleets of Pumps through the batch entry point.
 
+/// The allocator `twinc` uses, so the figures are what the binary does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -1,6 +1,10 @@
 //! Front-end speed: lex + parse + check of a generated 10,000-line model,
 //! with parse alone alongside so the share of each phase shows in one run.
 
+/// The allocator `twinc` uses, so the figures are what the binary does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_main};
 use std::hint::black_box;
 use twin_compiler::check::check;
