@@ -22,7 +22,7 @@ use crate::syntax::lexer::scan_compact_unit;
 use crate::syntax::token::{Kw, Punct, Token};
 
 /// Tokens that start a top-level item.
-const ITEM_KEYWORDS: [Token<'static>; 9] = [
+pub(super) const ITEM_KEYWORDS: [Token<'static>; 9] = [
     Token::Kw(Kw::Use),
     Token::Kw(Kw::Const),
     Token::Kw(Kw::Unit),

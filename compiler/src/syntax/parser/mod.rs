@@ -13,6 +13,8 @@
 mod decl;
 mod error;
 mod expr;
+#[cfg(test)]
+mod tests;
 
 pub use error::ParseError;
 
@@ -128,9 +130,19 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
             diagnostics,
         };
     }
-    let eoi = Span::new(file, text.len()..text.len());
-    let input = lexed.tokens.as_slice().map(eoi, |(t, s)| (t, s));
-    let (items, errors) = decl::module_parser().parse(input).into_output_errors();
+    let chunks = if lexed.tokens.len() < PARALLEL_TOKENS {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    };
+    let (items, errors) = match parse_in_parallel(&lexed.tokens, file, text.len(), chunks) {
+        Some(items) => (Some(items), Vec::new()),
+        None => {
+            let eoi = Span::new(file, text.len()..text.len());
+            let input = lexed.tokens.as_slice().map(eoi, |(t, s)| (t, s));
+            decl::module_parser().parse(input).into_output_errors()
+        }
+    };
     let mut diagnostics = lexed.diagnostics;
     diagnostics.extend(errors.iter().map(|e| {
         let d = e.to_diagnostic();
@@ -150,6 +162,89 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
         comments: lexed.comments,
         diagnostics,
     }
+}
+
+/// From how many tokens a file is worth parsing on several threads.
+const PARALLEL_TOKENS: usize = 16_384;
+
+/// The items of a file whose `tokens` end at byte `end`, parsed as up to
+/// `chunks` runs of whole items on a thread each; `None` when there is
+/// only one run or any run has a syntax error, and the caller parses the
+/// whole file instead.
+///
+/// A run starts at an item keyword outside every bracket, where the
+/// parser of the whole file starts an item too: no item reaches past such
+/// a keyword (an item keyword is never part of an item outside brackets,
+/// and skipping after an error stops there). So runs that parse without
+/// error give exactly the items, spans included, that parsing the whole
+/// file gives. A file with an error is parsed whole, so its diagnostics
+/// are those of one pass over the file.
+fn parse_in_parallel(
+    tokens: &[(Token<'_>, Span)],
+    file: FileId,
+    end: usize,
+    chunks: usize,
+) -> Option<Vec<super::ast::Item>> {
+    let bounds = item_runs(tokens, chunks);
+    if bounds.len() < 3 {
+        return None;
+    }
+    let runs: Vec<Option<Vec<super::ast::Item>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = bounds
+            .windows(2)
+            .map(|w| {
+                let (from, to) = (w[0], w[1]);
+                let stop = tokens.get(to).map_or(end, |(_, s)| s.start as usize);
+                scope.spawn(move || {
+                    let eoi = Span::new(file, stop..stop);
+                    let input = tokens[from..to].map(eoi, |(t, s)| (t, s));
+                    let (items, errors) = decl::module_parser().parse(input).into_output_errors();
+                    items.filter(|_| errors.is_empty())
+                })
+            })
+            .collect();
+        // A worker that panicked (a parser bug) gives no items: the whole
+        // file is parsed again on this thread, which reports the same bug
+        // the way a file parsed on one thread does.
+        workers
+            .into_iter()
+            .map(|w| w.join().ok().flatten())
+            .collect()
+    });
+    let mut items = Vec::new();
+    for run in runs {
+        items.extend(run?);
+    }
+    Some(items)
+}
+
+/// Where `tokens` may be cut into about `chunks` runs of whole items of
+/// roughly equal length: the first token, item keywords outside every
+/// bracket, and the end.
+fn item_runs(tokens: &[(Token<'_>, Span)], chunks: usize) -> Vec<usize> {
+    use super::token::Punct;
+    let mut bounds = vec![0];
+    if chunks < 2 {
+        return bounds;
+    }
+    let mut depth = 0usize;
+    let mut next = tokens.len() / chunks;
+    for (i, (t, _)) in tokens.iter().enumerate() {
+        match t {
+            Token::Punct(Punct::LParen | Punct::LBrace) => depth += 1,
+            Token::Punct(Punct::RParen | Punct::RBrace) => depth = depth.saturating_sub(1),
+            _ if i >= next && depth == 0 && decl::ITEM_KEYWORDS.contains(t) => {
+                bounds.push(i);
+                if bounds.len() == chunks {
+                    break;
+                }
+                next = i + tokens.len() / chunks;
+            }
+            _ => {}
+        }
+    }
+    bounds.push(tokens.len());
+    bounds
 }
 
 /// A help for a syntax error at a quantity right after another, as in
