@@ -30,6 +30,10 @@
 //! samples). Without mosquitto it prints why and exits 0. Figures go
 //! to stdout; BENCHMARKS.md keeps them.
 
+/// The allocator `twinc` uses, so the runtime here is the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::channel;
