@@ -189,27 +189,36 @@ fn parse_in_parallel(
     if bounds.len() < 3 {
         return None;
     }
+    let parse_run = |w: &[usize]| {
+        let (from, to) = (w[0], w[1]);
+        let stop = tokens.get(to).map_or(end, |(_, s)| s.start as usize);
+        let eoi = Span::new(file, stop..stop);
+        let input = tokens[from..to].map(eoi, |(t, s)| (t, s));
+        let (items, errors) = decl::module_parser().parse(input).into_output_errors();
+        items.filter(|_| errors.is_empty())
+    };
+    let runs: Vec<_> = bounds.windows(2).collect();
+    let (last, others) = runs.split_last()?;
     let runs: Vec<Option<Vec<super::ast::Item>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = bounds
-            .windows(2)
+        let workers: Vec<_> = others
+            .iter()
             .map(|w| {
-                let (from, to) = (w[0], w[1]);
-                let stop = tokens.get(to).map_or(end, |(_, s)| s.start as usize);
-                scope.spawn(move || {
-                    let eoi = Span::new(file, stop..stop);
-                    let input = tokens[from..to].map(eoi, |(t, s)| (t, s));
-                    let (items, errors) = decl::module_parser().parse(input).into_output_errors();
-                    items.filter(|_| errors.is_empty())
-                })
+                std::thread::Builder::new()
+                    .name("twin-parse".into())
+                    .spawn_scoped(scope, || parse_run(w))
             })
             .collect();
-        // A worker that panicked (a parser bug) gives no items: the whole
-        // file is parsed again on this thread, which reports the same bug
-        // the way a file parsed on one thread does.
-        workers
+        let last = parse_run(last);
+        // A thread the system would not start, or one that panicked (a
+        // parser bug), gives no items: the whole file is parsed again on
+        // this thread, which reports the same bug the way a file parsed on
+        // one thread does.
+        let mut runs: Vec<_> = workers
             .into_iter()
-            .map(|w| w.join().ok().flatten())
-            .collect()
+            .map(|w| w.ok().and_then(|w| w.join().ok()).flatten())
+            .collect();
+        runs.push(last);
+        runs
     });
     let mut items = Vec::new();
     for run in runs {
