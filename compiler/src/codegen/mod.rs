@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use cranelift_jit::JITModule;
 
 use crate::interp::Memory;
-use crate::ir::{Expr, Model, Slot, Stmt};
+use crate::ir::{Model, Slot, Stmt};
 
 use cranelift_module::FuncId;
 use jit::{Generation, Jit, Layout};
@@ -525,34 +525,20 @@ fn validate(model: &Model) -> Result<Layout, CodegenError> {
 /// Calls `f` on every slot the statements load or store, without recursion
 /// on expressions (models can have very deep ones).
 fn visit_slots(stmts: &[Stmt], f: &mut impl FnMut(Slot)) {
-    let mut exprs: Vec<&Expr> = Vec::new();
     for s in stmts {
         match s {
             Stmt::Store(slot, e) => {
                 f(*slot);
-                exprs.push(e);
+                e.for_each_load(f);
             }
             Stmt::If(c, then, otherwise) => {
-                exprs.push(c);
+                c.for_each_load(f);
                 visit_slots(then, f);
                 visit_slots(otherwise, f);
             }
             Stmt::While(c, body) => {
-                exprs.push(c);
+                c.for_each_load(f);
                 visit_slots(body, f);
-            }
-        }
-        while let Some(e) = exprs.pop() {
-            match e {
-                Expr::Const(_) => {}
-                Expr::Load(slot) => f(*slot),
-                Expr::Unary(_, x) => exprs.push(x),
-                Expr::Binary(_, a, b) => exprs.extend([&**a, &**b]),
-                Expr::Call(func, args) => {
-                    // Only the arguments the function takes are evaluated.
-                    exprs.extend(args.iter().take(func.arity()));
-                }
-                Expr::Select(c, a, b) => exprs.extend([&**c, &**a, &**b]),
             }
         }
     }

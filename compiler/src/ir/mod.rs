@@ -236,7 +236,8 @@ impl Expr {
 
 impl Expr {
     /// Calls `f` with every slot the expression reads, left to right
-    /// (without recursion: expressions can be very deep).
+    /// (without recursion: expressions can be very deep). A call reads
+    /// only the arguments its function takes, as the engines evaluate it.
     pub fn for_each_load(&self, f: &mut impl FnMut(Slot)) {
         let mut stack = vec![self];
         while let Some(e) = stack.pop() {
@@ -245,7 +246,7 @@ impl Expr {
                 Expr::Load(s) => f(*s),
                 Expr::Unary(_, x) => stack.push(x),
                 Expr::Binary(_, a, b) => stack.extend([&**b, &**a]),
-                Expr::Call(_, xs) => stack.extend(xs.iter().rev()),
+                Expr::Call(func, xs) => stack.extend(xs.iter().take(func.arity()).rev()),
                 Expr::Select(a, b, c) => stack.extend([&**c, &**b, &**a]),
             }
         }
