@@ -398,10 +398,11 @@ time = "/ts"
             };
             let problems = manifest.check_against(&model);
             assert!(problems.is_empty(), "{problems:?}");
-            let store = match SqliteHistory::open(&history, &model, manifest.runtime.decimate) {
+            let mut store = match SqliteHistory::open(&history, &model, manifest.runtime.decimate) {
                 Ok(s) => s,
                 Err(e) => panic!("{e}"),
             };
+            store.write_in_background();
             let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(store)];
             let mut links = match mqtt::links(&manifest) {
                 Ok(l) => l,

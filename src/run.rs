@@ -124,7 +124,7 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
     let mut since = Vec::new();
     let resume = match &manifest.runtime.history {
         History::Sqlite(path) => {
-            let store = SqliteHistory::open(path, &model, manifest.runtime.decimate)
+            let mut store = SqliteHistory::open(path, &model, manifest.runtime.decimate)
                 .map_err(|e| Failure::usage(e.to_string()))?;
             let resume = store
                 .last_checkpoint()
@@ -132,6 +132,8 @@ fn deploy(args: &RunArgs) -> Result<(), Failure> {
             if let Some(cp) = &resume {
                 since = after_checkpoint(cp, &model, |t| store.samples_since(t));
             }
+            // Ticks and commands never wait for the disk.
+            store.write_in_background();
             observers.push(Box::new(store));
             resume
         }

@@ -16,12 +16,14 @@ pub mod manifest;
 pub mod mqtt;
 pub mod payload;
 pub mod publish;
+pub mod release;
 pub mod reload;
 pub mod run;
 pub mod sources;
 
 use crate::input::Reject;
 use fleet::{Event, Fleet, Snapshot};
+use release::Release;
 
 /// What a source delivers to the runner.
 #[derive(Clone, Debug, PartialEq)]
@@ -144,13 +146,15 @@ pub trait Observer: Send {
     /// The model was reloaded: `fleet` runs the new one from now on.
     fn reloaded(&mut self, _fleet: &Fleet) {}
     /// Make everything seen so far durable (the history commits its open
-    /// transaction). The runner calls this before it lets MQTT
-    /// acknowledge the messages handled since the last call, and holds
-    /// the acknowledgements back while it answers false (the history
-    /// could not make them durable: its server is away), so that the
-    /// broker keeps the messages.
-    fn sync(&mut self) -> bool {
-        true
+    /// transaction), then call [`Release::done`] on `release`: the
+    /// messages handled since the last sync are acknowledged to the
+    /// broker once every observer is done with it. An observer may hold
+    /// the token while it writes from a thread of its own, or while it
+    /// cannot write (its server is away), so that the broker keeps the
+    /// messages meanwhile; it completes its tokens in the order it got
+    /// them. One that keeps nothing is done at once.
+    fn sync(&mut self, release: Release) {
+        release.done();
     }
     /// The run stops: write out anything buffered.
     fn finish(&mut self) {}

@@ -43,12 +43,17 @@
 //! scan in order.
 //!
 //! # Writes
+//! The observer binds each row's values and hands the row to the
+//! connection ([`store`]): on the calling thread, or, after
+//! [`SqliteHistory::write_in_background`] (as `twinc run` has it), on a
+//! writer thread of its own, so that a tick never waits for the disk.
 //! Rows go into an open transaction that is committed at the first write
 //! or tick a second (of wall time) after the previous commit, before every
-//! checkpoint, on [`Observer::sync`] (before MQTT acknowledges the messages
-//! behind the rows: one commit per batch of messages) and on
-//! [`Observer::finish`]; a checkpoint is written only
-//! after everything before it is committed. Rows are keyed by what they
+//! checkpoint, for each [`Observer::sync`] (before MQTT acknowledges the
+//! messages behind the rows: the sync's [`Release`] is done once the
+//! commit is; the writer thread commits once for all the syncs queued
+//! together) and on [`Observer::finish`], which waits for the writer; a
+//! checkpoint is written only after everything before it is committed. Rows are keyed by what they
 //! describe (`(t, instance, signal...)`, a dead letter by its time,
 //! origin, reason, instance and sensor), and a row that exists is replaced
 //! (ticks) or kept (samples, dead letters): a restart that redoes ticks and
@@ -63,23 +68,30 @@ pub mod export;
 pub mod postgres;
 mod rows;
 mod schema;
+mod store;
 #[cfg(test)]
 pub(crate) mod tests;
 mod wal;
 
 use std::fmt;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{SyncSender, channel, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
+use rusqlite::Connection;
 use rusqlite::types::Value;
-use rusqlite::{Connection, params, params_from_iter};
 use twin_compiler::ir::Model;
 
 use super::fleet::{Event, Fleet};
+use super::release::Release;
 use super::sources::now_epoch;
 use super::{Accepted, Checkpoint, Observer, Rejection, Tick};
 use crate::live::fleet::{EventRow, event_rows};
 use rows::{SampleRow, Waiting};
+use store::{Op, Stats, Stmt, Store};
 
 pub use checkpoint::KEEP as KEPT_CHECKPOINTS;
 pub use postgres::PostgresHistory;
@@ -104,34 +116,44 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The history of one deployment in an SQLite file.
 pub struct SqliteHistory {
-    conn: Connection,
+    /// The file, for reads while a thread writes.
+    path: PathBuf,
+    /// Where the writes go.
+    writer: Writer,
+    stats: Arc<Stats>,
     /// The model's step (s), to date checkpoints.
     step: f64,
     /// Resolution of the signal history (s).
     decimate: f64,
-    /// `INSERT OR REPLACE INTO signals (...)` for the model's outputs.
-    insert_signals: String,
     /// Epoch seconds at twin time 0, once known.
     origin: Option<f64>,
     /// The origin the last run recorded, to reuse bit for bit on resume.
     recorded_origin: Option<f64>,
     waiting: Vec<Waiting>,
-    /// Whether a transaction is open.
-    open: bool,
-    /// Rows written in the open transaction.
-    rows_in_tx: u64,
-    last_commit: Instant,
-    /// How often the open transaction is committed.
-    commit_every: Duration,
-    failures: u64,
-    rows: u64,
-    /// Checkpoints the write-ahead log in a thread of its own.
-    _wal: Option<wal::WalCheckpointer>,
+    /// Whether [`Observer::finish`] has run: syncs after it wait for the
+    /// writer, so that the run's last acknowledgements go out.
+    finished: bool,
+    /// Whether the writer thread was found gone (reported once).
+    lost: bool,
+}
+
+/// The connection, here or on the writer thread.
+enum Writer {
+    /// On the calling thread.
+    Here(Box<Store>),
+    /// On a thread of its own (`history-writer`).
+    Thread {
+        /// Ops not handed over yet.
+        batch: Vec<Op>,
+        batches: Option<SyncSender<Vec<Op>>>,
+        thread: Option<JoinHandle<()>>,
+    },
 }
 
 impl SqliteHistory {
     /// Opens (creating if needed) the history at `path` for `model`,
-    /// recording signals every `decimate` seconds of twin time.
+    /// recording signals every `decimate` seconds of twin time. It writes
+    /// on the calling thread until [`SqliteHistory::write_in_background`].
     pub fn open(path: &Path, model: &Model, decimate: f64) -> Result<SqliteHistory, HistoryError> {
         let fail = |what: &str, e: rusqlite::Error| {
             HistoryError(format!("`{}`: {what}: {e}", path.display()))
@@ -162,27 +184,94 @@ impl SqliteHistory {
         let recorded_origin = schema::meta(&conn, "origin")
             .map_err(in_file)?
             .and_then(|o| o.parse().ok());
-        Ok(SqliteHistory {
+        let stats = Arc::new(Stats::default());
+        let store = Store::new(
             conn,
+            insert_signals(&columns),
+            COMMIT_EVERY,
+            stats.clone(),
+            wal,
+        );
+        Ok(SqliteHistory {
+            path: path.to_path_buf(),
+            writer: Writer::Here(Box::new(store)),
+            stats,
             step: model.step,
             decimate,
-            insert_signals: insert_signals(&columns),
             origin: None,
             recorded_origin,
             waiting: Vec::new(),
-            open: false,
-            rows_in_tx: 0,
-            last_commit: Instant::now(),
-            commit_every: COMMIT_EVERY,
-            failures: 0,
-            rows: 0,
-            _wal: wal,
+            finished: false,
+            lost: false,
         })
+    }
+
+    /// Moves the writes to a thread of their own, so that the run never
+    /// waits for the disk: the observer only binds each row's values and
+    /// queues it, a sync's [`Release`] is completed by the thread once
+    /// its commit is done, and [`Observer::finish`] waits until
+    /// everything queued is written. Stays on the calling thread (logged)
+    /// when no thread can be had. Reads ([`SqliteHistory::last_checkpoint`]
+    /// and the others) then see what is committed.
+    pub fn write_in_background(&mut self) {
+        let Writer::Here(_) = &self.writer else {
+            return;
+        };
+        let (ops, rx) = sync_channel(store::QUEUE);
+        // The store moves to the thread only once the thread runs.
+        let (hand, take) = sync_channel::<Box<Store>>(1);
+        let thread = std::thread::Builder::new()
+            .name("history-writer".into())
+            .spawn(move || {
+                if let Ok(store) = take.recv() {
+                    store.run(rx);
+                }
+            });
+        let thread = match thread {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "no thread to write the history from; writing it from the runner's");
+                return;
+            }
+        };
+        let here = std::mem::replace(
+            &mut self.writer,
+            Writer::Thread {
+                batch: Vec::new(),
+                batches: Some(ops),
+                thread: Some(thread),
+            },
+        );
+        if let Writer::Here(store) = here
+            && let Err(back) = hand.send(store)
+        {
+            // The thread is gone already: write here after all.
+            self.writer = Writer::Here(back.0);
+        }
+    }
+
+    /// Runs `f` on a connection to the file: the writer's on the calling
+    /// thread, a connection of its own while a thread writes.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, HistoryError>,
+    ) -> Result<T, HistoryError> {
+        match &self.writer {
+            Writer::Here(store) => f(&store.conn),
+            Writer::Thread { .. } => {
+                let conn = Connection::open(&self.path).map_err(|e| {
+                    HistoryError(format!("`{}`: cannot open: {e}", self.path.display()))
+                })?;
+                conn.busy_timeout(BUSY_TIMEOUT)
+                    .map_err(|e| HistoryError(format!("cannot set a lock timeout: {e}")))?;
+                f(&conn)
+            }
+        }
     }
 
     /// The newest checkpoint, for the runner to resume from.
     pub fn last_checkpoint(&self) -> Result<Option<Checkpoint>, HistoryError> {
-        checkpoint::last(&self.conn)
+        self.read(checkpoint::last)
     }
 
     /// Samples the history holds stamped after `t` (seconds since the
@@ -191,96 +280,113 @@ impl SqliteHistory {
     /// ([`super::run::Runner::reapply`]), since the broker has forgotten
     /// them once they were committed here.
     pub fn samples_since(&self, t: f64) -> Result<Vec<Stored>, HistoryError> {
-        let read = |e: rusqlite::Error| HistoryError(format!("cannot read the samples: {e}"));
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT instance, sensor, t, value_si FROM samples
-                 WHERE t > ?1 AND value_si IS NOT NULL ORDER BY t",
-            )
-            .map_err(read)?;
-        let rows = stmt
-            .query_map([t], |r| {
-                Ok(Stored {
-                    instance: r.get(0)?,
-                    sensor: r.get(1)?,
-                    t: r.get(2)?,
-                    value: r.get(3)?,
+        self.read(|conn| {
+            let read = |e: rusqlite::Error| HistoryError(format!("cannot read the samples: {e}"));
+            let mut stmt = conn
+                .prepare(
+                    "SELECT instance, sensor, t, value_si FROM samples
+                     WHERE t > ?1 AND value_si IS NOT NULL ORDER BY t",
+                )
+                .map_err(read)?;
+            let rows = stmt
+                .query_map([t], |r| {
+                    Ok(Stored {
+                        instance: r.get(0)?,
+                        sensor: r.get(1)?,
+                        t: r.get(2)?,
+                        value: r.get(3)?,
+                    })
                 })
-            })
-            .map_err(read)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(read)
+                .map_err(read)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(read)
+        })
     }
 
     /// Every kept checkpoint, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, HistoryError> {
-        let mut out = Vec::new();
-        for (id, _) in checkpoint::list(&self.conn)? {
-            out.extend(checkpoint::load(&self.conn, id)?);
-        }
-        Ok(out)
+        self.read(|conn| {
+            let mut out = Vec::new();
+            for (id, _) in checkpoint::list(conn)? {
+                out.extend(checkpoint::load(conn, id)?);
+            }
+            Ok(out)
+        })
     }
 
     /// Commits the open transaction this often (of wall time) instead of
     /// every second; checkpoints and [`Observer::finish`] still commit.
     pub fn set_commit_interval(&mut self, every: Duration) {
-        self.commit_every = every;
+        self.send(Op::CommitEvery(every));
     }
 
-    /// Writes that failed since the history was opened.
+    /// Writes that failed since the history was opened (while a thread
+    /// writes, those it has got to).
     pub fn failures(&self) -> u64 {
-        self.failures
+        self.stats.failures.load(Ordering::Relaxed)
     }
 
-    /// Rows written (not necessarily committed yet).
+    /// Rows written (not necessarily committed yet; while a thread
+    /// writes, those it has got to).
     pub fn rows_written(&self) -> u64 {
-        self.rows
+        self.stats.rows.load(Ordering::Relaxed)
     }
 
-    /// Commits the open transaction, if any.
+    /// Commits the open transaction, if any, and waits until it is done.
     pub fn commit(&mut self) {
-        if !self.open {
-            return;
-        }
-        self.open = false;
-        self.last_commit = Instant::now();
-        if let Err(e) = self.conn.execute_batch("COMMIT") {
-            self.failures += 1;
-            tracing::error!(error = %e, rows = self.rows_in_tx, "cannot commit the history; these rows are lost");
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        self.rows_in_tx = 0;
+        self.send(Op::Commit);
+        self.wait();
     }
 
-    /// Runs one write in the open transaction (opening one if needed);
-    /// logs and counts a failure.
-    fn write(&mut self, table: &'static str, f: impl FnOnce(&Connection) -> rusqlite::Result<()>) {
-        if !self.open {
-            match self.conn.execute_batch("BEGIN") {
-                Ok(()) => self.open = true,
-                Err(e) => {
-                    self.failures += 1;
-                    tracing::error!(table, error = %e, "cannot write the history");
-                    return;
+    /// Hands `op` to the writer: applies it here, or adds it to the batch
+    /// for the writer thread (handed over when full; see
+    /// [`SqliteHistory::hand_over`]).
+    fn send(&mut self, op: Op) {
+        match &mut self.writer {
+            Writer::Here(store) => {
+                store.apply(op);
+                store.settle();
+            }
+            Writer::Thread { batch, .. } => {
+                batch.push(op);
+                if batch.len() >= store::BATCH {
+                    self.hand_over();
                 }
             }
         }
-        match f(&self.conn) {
-            Ok(()) => {
-                self.rows += 1;
-                self.rows_in_tx += 1;
-            }
-            Err(e) => {
-                self.failures += 1;
-                tracing::error!(table, error = %e, "cannot write the history");
+    }
+
+    /// Hands the batch so far to the writer thread, if there is one.
+    fn hand_over(&mut self) {
+        let Writer::Thread { batch, batches, .. } = &mut self.writer else {
+            return;
+        };
+        if batch.is_empty() {
+            return;
+        }
+        let ops = std::mem::replace(batch, Vec::with_capacity(64));
+        let sent = batches.as_ref().is_some_and(|b| b.send(ops).is_ok());
+        if !sent {
+            self.stats.failures.fetch_add(1, Ordering::Relaxed);
+            if !self.lost {
+                self.lost = true;
+                tracing::error!("the history writer has stopped; rows are lost");
             }
         }
     }
 
-    fn commit_if_due(&mut self) {
-        if self.open && self.last_commit.elapsed() >= self.commit_every {
-            self.commit();
+    /// Waits until the writer has done everything handed to it.
+    fn wait(&mut self) {
+        if let Writer::Thread { .. } = self.writer {
+            let (answer, done) = channel();
+            self.send(Op::Flush(answer));
+            self.hand_over();
+            let _ = done.recv();
         }
+    }
+
+    /// Writes one row with `stmt`.
+    fn write(&mut self, stmt: Stmt, values: Vec<Value>) {
+        self.send(Op::Write(stmt, values));
     }
 
     /// Learns the origin from a tick (reusing the recorded one when it is
@@ -294,32 +400,28 @@ impl SqliteHistory {
         if self.recorded_origin != Some(origin) {
             self.recorded_origin = Some(origin);
             let text = format!("{origin:?}");
-            self.write("meta", |c| schema::set_meta(c, "origin", &text));
+            self.write(Stmt::Meta, vec![text_of("origin"), Value::Text(text)]);
         }
         for w in std::mem::take(&mut self.waiting) {
             match w {
-                Waiting::Sample(s) => self.write_sample(origin, &s),
+                Waiting::Sample(s) => self.write_sample(origin, s),
                 Waiting::Rejected(r) => self.write_rejected(origin, &r),
             }
         }
     }
 
-    fn write_sample(&mut self, origin: f64, s: &SampleRow) {
-        self.write("samples", |c| {
-            c.prepare_cached(
-                "INSERT OR IGNORE INTO samples (t, instance, sensor, value, unit, value_si)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                origin + s.t,
-                s.instance,
-                s.sensor,
-                s.value,
-                s.unit,
-                s.value_si
-            ])
-            .map(|_| ())
-        });
+    fn write_sample(&mut self, origin: f64, s: SampleRow) {
+        self.write(
+            Stmt::Sample,
+            vec![
+                Value::Real(origin + s.t),
+                Value::Text(s.instance),
+                Value::Text(s.sensor),
+                real(s.value),
+                Value::Text(s.unit),
+                real(s.value_si),
+            ],
+        );
     }
 
     fn write_rejected(&mut self, origin: f64, r: &Rejection) {
@@ -328,87 +430,82 @@ impl SqliteHistory {
         } else {
             origin
         };
-        self.write("rejected", |c| {
-            c.prepare_cached(
-                "INSERT OR IGNORE INTO rejected (t, instance, sensor, reason, origin, raw)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                t,
-                r.instance,
-                r.sensor,
-                r.reason.code(),
-                r.origin,
-                r.raw
-            ])
-            .map(|_| ())
-        });
+        self.write(
+            Stmt::Rejected,
+            vec![
+                Value::Real(t),
+                text_of(&r.instance),
+                text_of(&r.sensor),
+                text_of(r.reason.code()),
+                text_of(&r.origin),
+                text_of(&r.raw),
+            ],
+        );
     }
 
-    /// Whether tick `k` is the first at or after a multiple of `decimate`.
     fn write_events(&mut self, fleet: &Fleet, events: &[Event], epoch: f64) {
         for row in event_rows(fleet, events) {
-            match row {
+            let (stmt, values) = match row {
                 EventRow::Alarm {
                     instance,
                     alarm,
                     state,
                     severity,
                     message,
-                } => self.write("alarms", |c| {
-                    c.prepare_cached(
-                        "INSERT OR REPLACE INTO alarms (t, instance, alarm, state, severity, message)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )?
-                    .execute(params![epoch, instance, alarm, state, severity, message])
-                    .map(|_| ())
-                }),
+                } => (
+                    Stmt::Alarm,
+                    vec![
+                        Value::Real(epoch),
+                        text_of(instance),
+                        text_of(alarm),
+                        text_of(state),
+                        text_of(severity),
+                        text_of(message),
+                    ],
+                ),
                 EventRow::Command {
                     instance,
                     actuator,
                     value,
                     unit,
-                } => {
-                    let value = (!value.is_nan()).then_some(value);
-                    self.write("commands", |c| {
-                        c.prepare_cached(
-                            "INSERT OR REPLACE INTO commands (t, instance, actuator, value, unit)
-                             VALUES (?1, ?2, ?3, ?4, ?5)",
-                        )?
-                        .execute(params![epoch, instance, actuator, value, unit])
-                        .map(|_| ())
-                    });
-                }
-            }
+                } => (
+                    Stmt::Command,
+                    vec![
+                        Value::Real(epoch),
+                        text_of(instance),
+                        text_of(actuator),
+                        real(value),
+                        text_of(unit),
+                    ],
+                ),
+            };
+            self.write(stmt, values);
         }
     }
 
     fn write_signals(&mut self, fleet: &Fleet, epoch: f64) {
         let outputs = &fleet.model().outputs;
-        if self.insert_signals.is_empty() {
-            return;
-        }
-        let sql = std::mem::take(&mut self.insert_signals);
         for (i, id) in fleet.ids().iter().enumerate() {
             let mut row = Vec::with_capacity(outputs.len() + 2);
             row.push(Value::Real(epoch));
             row.push(Value::Text(id.clone()));
-            for o in outputs {
-                let v = fleet.get(i, o.slot);
-                row.push(if v.is_nan() {
-                    Value::Null
-                } else {
-                    Value::Real(v)
-                });
-            }
-            self.write("signals", |c| {
-                c.prepare_cached(&sql)?
-                    .execute(params_from_iter(row.iter()))
-                    .map(|_| ())
-            });
+            row.extend(outputs.iter().map(|o| real(fleet.get(i, o.slot))));
+            self.write(Stmt::Signals, row);
         }
-        self.insert_signals = sql;
     }
+}
+
+/// A REAL, or NULL for NaN (SQLite would store NaN as NULL anyway).
+fn real(v: f64) -> Value {
+    if v.is_nan() {
+        Value::Null
+    } else {
+        Value::Real(v)
+    }
+}
+
+fn text_of(s: &str) -> Value {
+    Value::Text(s.to_string())
 }
 
 /// A sample as the history keeps it.
@@ -442,7 +539,8 @@ impl Observer for SqliteHistory {
         if rows::records(self.decimate, fleet.tick_index(), fleet.step()) {
             self.write_signals(fleet, tick.epoch);
         }
-        self.commit_if_due();
+        self.send(Op::CommitIfDue);
+        self.hand_over();
     }
 
     fn accepted(&mut self, fleet: &Fleet, sample: &Accepted) {
@@ -450,10 +548,10 @@ impl Observer for SqliteHistory {
             return;
         };
         match self.origin {
-            Some(origin) => self.write_sample(origin, &row),
+            Some(origin) => self.write_sample(origin, row),
             None => self.waiting.push(Waiting::Sample(row)),
         }
-        self.commit_if_due();
+        self.send(Op::CommitIfDue);
     }
 
     fn rejected(&mut self, rejection: &Rejection) {
@@ -461,44 +559,39 @@ impl Observer for SqliteHistory {
             Some(origin) => self.write_rejected(origin, rejection),
             None => self.waiting.push(Waiting::Rejected(rejection.clone())),
         }
-        self.commit_if_due();
+        self.send(Op::CommitIfDue);
     }
 
     fn checkpoint(&mut self, cp: &Checkpoint) {
         self.learn_origin(cp.origin);
-        self.commit();
         let t = cp.origin + cp.fleet.k as f64 * self.step;
-        if let Err(e) = checkpoint::save(&self.conn, cp, t, now_epoch()) {
-            self.failures += 1;
-            tracing::error!(error = %e, "cannot write a checkpoint to the history");
-        }
+        self.send(Op::Checkpoint {
+            cp: Box::new(cp.clone()),
+            t,
+            written: now_epoch(),
+        });
+        self.hand_over();
     }
 
-    /// Commits, so that the runner may let the broker forget the
-    /// messages seen so far (in WAL mode with `synchronous = NORMAL` a
-    /// commit survives the process being killed, without an fsync).
-    fn sync(&mut self) -> bool {
-        let failures = self.failures;
-        self.commit();
-        self.failures == failures
+    /// Commits, then releases: at once on the calling thread, once the
+    /// writer gets to it on a thread of its own (in WAL mode with
+    /// `synchronous = NORMAL` a commit survives the process being killed,
+    /// without an fsync). A release whose commit failed waits for the
+    /// next commit that succeeds.
+    fn sync(&mut self, release: Release) {
+        self.send(Op::Sync(release));
+        self.hand_over();
+        if self.finished {
+            self.wait();
+        }
     }
 
     /// The edited model's signals get their columns (a new one is added,
     /// a dropped one keeps its old rows) and the catalog its units, so
     /// rows go on being written after a hot reload.
     fn reloaded(&mut self, fleet: &Fleet) {
-        // The catalog changes in a transaction of its own.
-        self.commit();
-        match schema::describe(&self.conn, fleet.model()) {
-            Ok(columns) => self.insert_signals = insert_signals(&columns),
-            Err(e) => {
-                // Rows of the old shape would fail one by one: record no
-                // signals rather than an error per row and tick.
-                self.insert_signals.clear();
-                self.failures += 1;
-                tracing::error!(error = %e, "cannot record the edited model's signals in the history; signals are not recorded until the next reload");
-            }
-        }
+        self.send(Op::Reloaded(Box::new(fleet.model().clone())));
+        self.hand_over();
         self.step = fleet.model().step;
     }
 
@@ -507,11 +600,27 @@ impl Observer for SqliteHistory {
             self.learn_origin(0.0);
         }
         self.commit();
+        self.finished = true;
     }
 }
 
 impl Drop for SqliteHistory {
     fn drop(&mut self) {
-        self.commit();
+        self.hand_over();
+        match &mut self.writer {
+            // The store commits as it is dropped.
+            Writer::Here(_) => {}
+            Writer::Thread {
+                batches, thread, ..
+            } => {
+                // Closing the queue lets the writer write what waits and stop.
+                batches.take();
+                if let Some(t) = thread.take()
+                    && t.join().is_err()
+                {
+                    tracing::error!("the history writer stopped on an error");
+                }
+            }
+        }
     }
 }

@@ -361,12 +361,6 @@ pub fn meta(conn: &Connection, key: &str) -> Result<Option<String>, HistoryError
         .map_err(sql("cannot read the history's settings"))
 }
 
-/// Sets a value of the `meta` table.
-pub fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET value = ?2",
-        [key, value],
-    )
-    .map(|_| ())
-}
+/// Sets `meta` key `?1` to `?2`.
+pub const SET_META: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = ?2";

@@ -20,6 +20,7 @@ use twin_compiler::ir::Model;
 use super::fleet::{Event, EventRow, Fleet, event_rows};
 use super::manifest::{Instances, Manifest, Mode, SourceKind};
 use super::payload::Decoder;
+use super::release::Release;
 use super::sources::now_epoch;
 use super::{Checkpoint, Input, Observer, Tick};
 
@@ -572,11 +573,13 @@ impl Runner {
         self.release();
     }
 
-    /// Has the observers make what they saw durable, then counts the
-    /// messages handled since as [`Runner::handled`], for the sources to
-    /// acknowledge. One sync (a history commit) covers a whole batch. A
-    /// twin discovered in the batch is checkpointed first: once its
-    /// announcement is acknowledged, only a checkpoint remembers it.
+    /// Has the observers make what they saw durable: each gets a
+    /// [`Release`] for the messages handled since, which are counted in
+    /// [`Runner::handled`] (for the sources to acknowledge) once every
+    /// observer is done with it. One sync (a history commit) covers a
+    /// whole batch. A twin discovered in the batch is checkpointed first:
+    /// once its announcement is acknowledged, only a checkpoint remembers
+    /// it.
     ///
     /// Nothing is released before the first tick: until then the history
     /// does not know the twins' origin and holds rows back in memory
@@ -595,19 +598,15 @@ impl Runner {
         if self.discovered {
             self.checkpoint();
         }
-        let mut durable = true;
+        let counts = self.unsynced.iter_mut().map(std::mem::take).collect();
+        let release = Release::new(counts, self.handled.clone());
+        // Acknowledged once every observer has made them durable; until
+        // then the broker keeps them (and stops sending once its window
+        // of unacknowledged messages is full).
         for o in &mut self.observers {
-            durable &= o.sync();
+            o.sync(release.clone());
         }
-        if !durable {
-            // Acknowledged later, once a sync succeeds; until then the
-            // broker keeps them (and stops sending once its window of
-            // unacknowledged messages is full).
-            return;
-        }
-        for (n, counter) in self.unsynced.iter_mut().zip(self.handled.iter()) {
-            counter.fetch_add(std::mem::take(n), Ordering::Release);
-        }
+        release.done();
     }
 
     fn handle(&mut self, input: Input) {

@@ -53,6 +53,7 @@ use super::HistoryError;
 use super::rows::{SampleRow, Waiting, records, same_origin};
 use crate::live::fleet::{Event, Fleet};
 use crate::live::fleet::{EventRow, event_rows};
+use crate::live::release::Release;
 use crate::live::sources::now_epoch;
 use crate::live::{Accepted, Checkpoint, Observer, Rejection, Tick};
 use batch::{Batch, Cell, Kind};
@@ -167,6 +168,8 @@ pub struct PostgresHistory {
     commit_every: Duration,
     failures: Arc<AtomicU64>,
     rows: u64,
+    /// Syncs not yet released, oldest first.
+    held: Vec<Release>,
 }
 
 impl PostgresHistory {
@@ -218,6 +221,7 @@ impl PostgresHistory {
             commit_every: COMMIT_EVERY,
             failures,
             rows: 0,
+            held: Vec::new(),
         })
     }
 
@@ -486,11 +490,17 @@ impl Observer for PostgresHistory {
     }
 
     /// Writes every row so far and waits for the writer (at most
-    /// `SYNC_WAIT`): true once they are all committed, false while the
-    /// server is away or slow (the rows wait in the writer, and the
-    /// runner holds the broker's messages).
-    fn sync(&mut self) -> bool {
-        self.commit_within(SYNC_WAIT)
+    /// `SYNC_WAIT`); once they are all committed, releases this sync and
+    /// those before it that were still held. While the server is away or
+    /// slow the rows wait in the writer and the releases here, so the
+    /// broker keeps the messages.
+    fn sync(&mut self, release: Release) {
+        self.held.push(release);
+        if self.commit_within(SYNC_WAIT) {
+            for r in self.held.drain(..) {
+                r.done();
+            }
+        }
     }
 
     fn finish(&mut self) {

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::super::KEPT_CHECKPOINTS;
@@ -20,6 +20,7 @@ use super::super::tests::{
 use super::server::{TempServer, for_test};
 use super::{PgReader, PostgresHistory};
 use crate::live::fleet::Snapshot;
+use crate::live::release::Release;
 use crate::live::run::Runner;
 use crate::live::{Checkpoint, Observer};
 
@@ -325,14 +326,17 @@ fn samples_since_a_checkpoint_are_those_of_the_sqlite_history() {
 }
 
 #[test]
-fn sync_answers_false_while_the_server_is_away() {
+fn sync_holds_the_release_while_the_server_is_away() {
     let root = temp();
     let Some(server) = for_test(root.path()) else {
         return;
     };
     let url = database(&server, "away");
     let mut h = open(&url);
-    assert!(h.sync(), "nothing waits: durable");
+    let handled: Arc<[AtomicU64]> = Arc::new([AtomicU64::new(0)]);
+    let released = || handled[0].load(Ordering::Acquire);
+    h.sync(Release::new(vec![2], handled.clone()));
+    assert_eq!(released(), 2, "nothing waits: durable");
     drop(server);
     // A dead letter, written once the origin is known.
     h.learn_origin(0.0);
@@ -344,5 +348,6 @@ fn sync_answers_false_while_the_server_is_away() {
         origin: "plant/h-1".into(),
         t: 1.0,
     });
-    assert!(!h.sync(), "a row waits for the server: not durable");
+    h.sync(Release::new(vec![3], handled.clone()));
+    assert_eq!(released(), 2, "a row waits for the server: not durable");
 }

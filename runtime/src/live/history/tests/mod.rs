@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -19,6 +19,7 @@ use super::{KEPT_CHECKPOINTS, SqliteHistory};
 use crate::input::Reject;
 use crate::live::fleet::{Fleet, Snapshot};
 use crate::live::manifest::Manifest;
+use crate::live::release::Release;
 use crate::live::run::Runner;
 use crate::live::{Checkpoint, Observer, Rejection, Tick};
 
@@ -126,20 +127,36 @@ impl Observer for StopAfter {
 }
 
 /// Replays the telemetry in `dir` into `dir/history.db`, resuming from
-/// `resume`, stopping after `stop_after` ticks if given.
+/// `resume`, stopping after `stop_after` ticks if given; the history
+/// writes from a thread of its own, as `twinc run` has it.
 pub(super) fn replay(
     dir: &Path,
     decimate: &str,
     resume: Option<Checkpoint>,
     stop_after: Option<u64>,
 ) {
+    replay_in(dir, decimate, resume, stop_after, true);
+}
+
+/// [`replay`], the history writing from the runner's thread unless
+/// `background`.
+fn replay_in(
+    dir: &Path,
+    decimate: &str,
+    resume: Option<Checkpoint>,
+    stop_after: Option<u64>,
+    background: bool,
+) {
     let manifest = manifest(dir, decimate);
     let model = model(HEATER, "Heater");
     assert!(manifest.check_against(&model).is_empty());
-    let history = match SqliteHistory::open(&db(dir), &model, manifest.runtime.decimate) {
+    let mut history = match SqliteHistory::open(&db(dir), &model, manifest.runtime.decimate) {
         Ok(h) => h,
         Err(e) => panic!("{e}"),
     };
+    if background {
+        history.write_in_background();
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(history)];
     if let Some(n) = stop_after {
@@ -359,7 +376,7 @@ fn a_thread_moves_the_log_into_the_database() {
     let mut fleet = fleet();
     for _ in 0..200 {
         run(&mut h, &mut fleet, 1);
-        h.sync();
+        h.commit();
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while size() <= before {
@@ -620,4 +637,59 @@ fn exports_are_in_declared_units_and_filtered() {
     });
     let e = unknown.err().map(|e| e.0).unwrap_or_default();
     assert!(e.contains("no signal `tmep`") && e.contains("temp"), "{e}");
+}
+
+#[test]
+fn a_history_written_from_its_own_thread_is_the_same() {
+    let (here, there) = (temp(), temp());
+    replay_in(here.path(), "1 s", None, None, false);
+    replay_in(there.path(), "1 s", None, None, true);
+    let (here, there) = (db(here.path()), db(there.path()));
+    for sql in [
+        "SELECT * FROM signals ORDER BY t, instance",
+        "SELECT * FROM samples ORDER BY t, instance, sensor",
+        "SELECT * FROM alarms ORDER BY t, instance, alarm",
+        "SELECT * FROM commands ORDER BY t, instance, actuator",
+        // Not the folder the file was in.
+        "SELECT id, t, instance, sensor, reason,
+                substr(origin, instr(origin, 'telemetry.csv')), raw
+         FROM rejected ORDER BY id",
+        "SELECT * FROM meta ORDER BY key",
+        "SELECT * FROM catalog ORDER BY kind, name",
+        // Not `written`: the wall time.
+        "SELECT t, k, origin FROM checkpoints ORDER BY t",
+        "SELECT * FROM checkpoint_slots ORDER BY 1, 2, 3",
+    ] {
+        let rows = dump(&here, sql);
+        assert!(!rows.is_empty() || sql.contains("alarms"), "{sql}: no rows");
+        assert_eq!(rows, dump(&there, sql), "{sql}");
+    }
+}
+
+#[test]
+fn a_sync_is_released_once_a_commit_covers_it() {
+    let dir = temp();
+    let mut h = open(dir.path());
+    h.write_in_background();
+    // Only syncs, checkpoints and the end commit.
+    h.set_commit_interval(Duration::from_secs(3600));
+    let mut fleet = fleet();
+    run(&mut h, &mut fleet, 30);
+    let path = db(dir.path());
+    let handled: Arc<[AtomicU64]> = Arc::new([AtomicU64::new(0)]);
+    h.sync(Release::new(vec![7], handled.clone()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while handled[0].load(Ordering::Acquire) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sync was never released"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(handled[0].load(Ordering::Acquire), 7);
+    // Released only once committed: another connection sees the rows
+    // (0, 1 and 2 s).
+    assert_eq!(count(&path, "SELECT count(*) FROM signals"), 3);
+    h.finish();
+    assert_eq!(h.failures(), 0);
 }
