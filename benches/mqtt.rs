@@ -28,7 +28,10 @@
 //! 100,000; `TWIN_BENCH_RATE=1000,5000` measures only the latency, at
 //! those rates, and `TWIN_BENCH_EVERY=1,10` only those shares of commanding
 //! samples). Without mosquitto it prints why and exits 0. Figures go
-//! to stdout; BENCHMARKS.md keeps them.
+//! to stdout; BENCHMARKS.md keeps them. With `--features latency-trace`
+//! each latency row is preceded by its breakdown hop by hop (publisher to
+//! runtime, inside the runtime, runtime to subscriber), from timestamps the
+//! runtime takes only with that feature.
 
 /// The allocator `twinc` uses, so the runtime here is the binary's.
 #[global_allocator]
@@ -48,6 +51,7 @@ use twin_runtime::live::manifest::Manifest;
 use twin_runtime::live::mqtt;
 use twin_runtime::live::run::Runner;
 use twin_runtime::live::sources::now_epoch;
+use twin_runtime::live::trace::{self, Mark, Stage};
 
 #[path = "../tests/cli/mosquitto.rs"]
 #[allow(dead_code)]
@@ -468,6 +472,8 @@ fn runtime_ingest(dir: &Path, port: u16, messages: usize, qos: QoS, trial: usize
     let (n, last) = settle(&count, messages as u64);
     publisher.disconnect();
     runtime.stop();
+    // The ingest trials' marks (with `latency-trace`) are not looked at.
+    drop(trace::take());
     (n as f64 / (last - start).as_secs_f64(), n)
 }
 
@@ -522,6 +528,7 @@ fn latency(dir: &Path, port: u16, rate: f64, every: usize, command_qos: u8, tria
     }
     let publisher = Publisher::connect(port, &format!("pub-{trial}"));
     runtime.warm_up(&publisher);
+    drop(trace::take());
     let total = (rate * LATENCY_SECONDS) as usize;
     let mut sent = vec![0.0; total];
     // The level each twin holds: a sample that does not change it repeats it.
@@ -563,6 +570,9 @@ fn latency(dir: &Path, port: u16, rate: f64, every: usize, command_qos: u8, tria
     let _ = client.disconnect();
     let _ = driver.join();
     let arrivals = arrivals.lock().map(|a| a.clone()).unwrap_or_default();
+    if trace::ENABLED {
+        breakdown(&trace::take(), &sent, &arrivals, rate);
+    }
     let mut ms: Vec<f64> = arrivals
         .iter()
         .filter_map(|(v, at)| {
@@ -599,4 +609,101 @@ fn latency(dir: &Path, port: u16, rate: f64, every: usize, command_qos: u8, tria
             String::new()
         }
     );
+}
+
+/// The `"value"` of a JSON payload, as the number that names a sample.
+fn value_of(payload: &[u8]) -> Option<u64> {
+    let v = serde_json::from_slice::<serde_json::Value>(payload).ok()?;
+    Some(v["value"].as_f64()? as u64)
+}
+
+/// With the `latency-trace` feature: where the time from publishing a
+/// changing sample to receiving its command goes, hop by hop, from the
+/// runtime's [`Mark`]s. A sample is named by its value (the first mark of
+/// each value is the changing sample's); commands are written in the order
+/// they were queued. Prints each hop's p50, p99 and worst, and its mean
+/// over the 1 % of samples slowest from end to end (what makes the p99).
+fn breakdown(marks: &[Mark], sent: &[f64], arrivals: &[(u64, f64)], rate: f64) {
+    use std::collections::HashMap;
+    let mut first: [HashMap<u64, f64>; 4] = Default::default();
+    let mut queued = Vec::new();
+    let mut written = Vec::new();
+    for m in marks {
+        match m.stage {
+            Stage::Written => written.push(m.at),
+            stage => {
+                let Some(v) = value_of(&m.payload) else {
+                    continue;
+                };
+                if stage == Stage::Queued {
+                    queued.push(v);
+                }
+                first[stage as usize].entry(v).or_insert(m.at);
+            }
+        }
+    }
+    // The k-th command written is the k-th queued.
+    let mut wrote = HashMap::new();
+    for (v, at) in queued.iter().zip(&written) {
+        wrote.entry(*v).or_insert(*at);
+    }
+    const HOPS: [&str; 7] = [
+        "publisher -> runtime reads it",
+        "read -> runner has queued it",
+        "queued -> tick queues command",
+        "command queued -> written",
+        "written -> subscriber has it",
+        "end to end",
+        "in the runtime (read -> written)",
+    ];
+    let mut rows: Vec<[f64; 7]> = Vec::new();
+    for &(v, got) in arrivals {
+        let Some(j) = v.checked_sub(1_000_000).map(|j| j as usize) else {
+            continue;
+        };
+        let (Some(&t0), true) = (sent.get(j), j as f64 / rate >= LATENCY_WARM_UP) else {
+            continue;
+        };
+        let at = |stage: Stage| first[stage as usize].get(&v).copied();
+        let (Some(t1), Some(t2), Some(t3), Some(&t4)) = (
+            at(Stage::Received),
+            at(Stage::Handled),
+            at(Stage::Queued),
+            wrote.get(&v),
+        ) else {
+            continue;
+        };
+        let ms = |a: f64, b: f64| (b - a) * 1e3;
+        rows.push([
+            ms(t0, t1),
+            ms(t1, t2),
+            ms(t2, t3),
+            ms(t3, t4),
+            ms(t4, got),
+            ms(t0, got),
+            ms(t1, t4),
+        ]);
+    }
+    if rows.is_empty() {
+        println!("    (no sample could be followed through the runtime)");
+        return;
+    }
+    rows.sort_by(|a, b| a[5].total_cmp(&b[5]));
+    let worst = &rows[rows.len() * 99 / 100..];
+    println!(
+        "    {} samples followed; hop: p50 / p99 / max ms, mean over the worst 1 % end to end",
+        rows.len()
+    );
+    for (k, hop) in HOPS.iter().enumerate() {
+        let mut col: Vec<f64> = rows.iter().map(|r| r[k]).collect();
+        col.sort_by(f64::total_cmp);
+        let q = |p: f64| col[((col.len() as f64 * p) as usize).min(col.len() - 1)];
+        let mean = worst.iter().map(|r| r[k]).sum::<f64>() / worst.len() as f64;
+        println!(
+            "    {hop:>34}: {:6.2} / {:6.2} / {:6.2} | {mean:6.2}",
+            q(0.5),
+            q(0.99),
+            col[col.len() - 1]
+        );
+    }
 }

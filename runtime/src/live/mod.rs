@@ -20,6 +20,7 @@ pub mod release;
 pub mod reload;
 pub mod run;
 pub mod sources;
+pub mod trace;
 
 use crate::input::Reject;
 use fleet::{Event, Fleet, Snapshot};

@@ -58,6 +58,7 @@ use rumqttc::{
 use super::Input;
 use super::manifest::{self, Instances, Manifest, SourceKind};
 use super::sources::now_epoch;
+use super::trace::{self, Stage};
 
 mod sink;
 pub use sink::MqttSink;
@@ -550,6 +551,9 @@ impl Reader {
                         );
                     }
                 }
+                Ok(Event::Outgoing(Outgoing::Publish(_))) if self.inputs.is_none() => {
+                    trace::mark(Stage::Written, &[]);
+                }
                 Ok(Event::Outgoing(Outgoing::Disconnect)) if self.stopping() => break,
                 Ok(_) => {}
                 Err(e) => {
@@ -620,6 +624,7 @@ impl Reader {
             );
             return;
         };
+        trace::mark(Stage::Received, &publish.payload);
         let input = Input::Message {
             source: self.source,
             topic: publish.topic.clone(),

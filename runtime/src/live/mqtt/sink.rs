@@ -11,6 +11,7 @@ use rumqttc::{Client, QoS};
 use super::Label;
 use crate::live::manifest::Manifest;
 use crate::live::publish::publications;
+use crate::live::trace::{self, Stage};
 use crate::live::{Observer, Tick};
 
 /// Publishes one source's actuator commands and alarm events.
@@ -52,10 +53,9 @@ impl Observer for MqttSink {
                 1 => QoS::AtLeastOnce,
                 _ => QoS::ExactlyOnce,
             };
-            match self
-                .client
-                .try_publish(&p.topic, qos, false, p.payload.to_string())
-            {
+            let payload = p.payload.to_string();
+            trace::mark(Stage::Queued, payload.as_bytes());
+            match self.client.try_publish(&p.topic, qos, false, payload) {
                 Ok(()) => {
                     if self.dropping {
                         self.dropping = false;

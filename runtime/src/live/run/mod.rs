@@ -22,6 +22,7 @@ use super::manifest::{Instances, Manifest, Mode, SourceKind};
 use super::payload::Decoder;
 use super::release::Release;
 use super::sources::now_epoch;
+use super::trace::{self, Stage};
 use super::{Checkpoint, Input, Observer, Tick};
 
 mod decode;
@@ -647,6 +648,7 @@ impl Runner {
                 arrived,
             } => {
                 self.message(source, &topic, &payload, arrived);
+                trace::mark(Stage::Handled, &payload);
                 if let Some(n) = self.unsynced.get_mut(source) {
                     *n += 1;
                 }
