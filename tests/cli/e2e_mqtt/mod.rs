@@ -110,6 +110,14 @@ fn a_discovered_fleet_counts_every_bad_payload_and_applies_none() {
         "SELECT count(DISTINCT instance) FROM commands WHERE value >= 5",
         FLEET,
     );
+    // The last twins were discovered a moment ago: let each be recorded
+    // at a second tick (every 100 ms) before the run stops.
+    d.wait_count(
+        "every twin recorded twice",
+        "SELECT count(*) FROM
+           (SELECT instance FROM signals GROUP BY instance HAVING count(*) >= 2)",
+        FLEET,
+    );
     assert!(run.stop().success());
 
     // Exactly two samples per twin, the good ones.

@@ -15,11 +15,12 @@
 //! hands the batch to a thread of its own (`writer`) at the first write
 //! or tick a second (of wall time) after the previous one, before every
 //! checkpoint, and on [`Observer::finish`], which waits until it is
-//! written. The run never waits on the network except when the writer
-//! falls several batches behind (the queue is bounded), and for at most
-//! `SYNC_WAIT` when it syncs before MQTT acknowledgements
-//! ([`Observer::sync`]: a sync that does not finish in time holds the
-//! acknowledgements until a later one). Each batch is one
+//! written. A sync before MQTT acknowledgements ([`Observer::sync`]) hands
+//! the rows over with its [`Release`], which the writer completes once
+//! they are committed; when the writer's queue is full they wait for the
+//! next hand-over instead. So the run never waits on the network, except
+//! when the writer falls several batches behind at a tick or a checkpoint
+//! (the queue is bounded). Each batch is one
 //! transaction, merged by key as in SQLite — a row that exists is replaced
 //! (ticks) or kept (samples, dead letters) — so a restart that redoes
 //! ticks leaves the same history as a run that never stopped. A failing
@@ -41,7 +42,7 @@ mod writer;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, channel, sync_channel};
+use std::sync::mpsc::{SyncSender, TrySendError, channel, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -70,10 +71,6 @@ const MAX_BATCH_BYTES: usize = 8 << 20;
 
 /// Batches that may wait for the writer before the run does.
 const QUEUE: usize = 4;
-
-/// How long the run waits for the writer before it lets the broker's
-/// messages go: past this they stay unacknowledged until a later sync.
-const SYNC_WAIT: Duration = Duration::from_millis(100);
 
 /// How long connecting may take when the URL does not say.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -168,8 +165,10 @@ pub struct PostgresHistory {
     commit_every: Duration,
     failures: Arc<AtomicU64>,
     rows: u64,
-    /// Syncs not yet released, oldest first.
-    held: Vec<Release>,
+    /// Syncs not handed to the writer yet, oldest first.
+    releases: Vec<Release>,
+    /// Whether [`Observer::finish`] has run.
+    finished: bool,
 }
 
 impl PostgresHistory {
@@ -201,6 +200,7 @@ impl PostgresHistory {
             failures: failures.clone(),
             last_attempt: None,
             down: false,
+            held: Vec::new(),
         };
         let (jobs, rx) = sync_channel(QUEUE);
         let thread = std::thread::Builder::new()
@@ -221,7 +221,8 @@ impl PostgresHistory {
             commit_every: COMMIT_EVERY,
             failures,
             rows: 0,
-            held: Vec::new(),
+            releases: Vec::new(),
+            finished: false,
         })
     }
 
@@ -287,28 +288,41 @@ impl PostgresHistory {
         done.recv().unwrap_or(false)
     }
 
-    /// [`PostgresHistory::commit`], waiting at most `limit` for the
-    /// writer: false when it takes longer (it may be connecting to a
-    /// server that does not answer), and the rows are then written when
-    /// the writer gets to them.
-    fn commit_within(&mut self, limit: Duration) -> bool {
-        self.hand_over();
-        let (answer, done) = channel();
-        self.send(Job::Sync(answer));
-        done.recv_timeout(limit).unwrap_or(false)
-    }
-
-    /// Hands the rows so far to the writer.
+    /// Hands the rows and releases so far to the writer, waiting for room
+    /// in its queue.
     fn hand_over(&mut self) {
         let batch = std::mem::take(&mut self.batch);
-        self.send(Job::Rows(batch));
+        let releases = std::mem::take(&mut self.releases);
+        self.send(Job::Rows(batch, releases));
+    }
+
+    /// [`PostgresHistory::hand_over`] if the writer's queue has room;
+    /// otherwise they wait here for the next hand-over, so that a sync
+    /// never waits for the server.
+    fn hand_over_if_room(&mut self) {
+        let Some(jobs) = &self.jobs else {
+            return self.hand_over();
+        };
+        let batch = std::mem::take(&mut self.batch);
+        let releases = std::mem::take(&mut self.releases);
+        match jobs.try_send(Job::Rows(batch, releases)) {
+            Ok(()) => self.last_send = Instant::now(),
+            Err(TrySendError::Full(Job::Rows(batch, releases))) => {
+                self.batch = batch;
+                self.releases = releases;
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("the history writer has stopped; rows are lost");
+            }
+        }
     }
 
     /// Hands a job to the writer; counts one that cannot be.
     fn send(&mut self, job: Job) {
-        if let Job::Rows(b) = &job {
+        if let Job::Rows(b, releases) = &job {
             self.last_send = Instant::now();
-            if b.is_empty() {
+            if b.is_empty() && releases.is_empty() {
                 return;
             }
         }
@@ -489,17 +503,18 @@ impl Observer for PostgresHistory {
         self.send(Job::Describe(Box::new(fleet.model().clone())));
     }
 
-    /// Writes every row so far and waits for the writer (at most
-    /// `SYNC_WAIT`); once they are all committed, releases this sync and
-    /// those before it that were still held. While the server is away or
-    /// slow the rows wait in the writer and the releases here, so the
-    /// broker keeps the messages.
+    /// Hands every row so far to the writer with `release`, which the
+    /// writer completes once they are committed, without waiting for it
+    /// (when its queue is full, they go with the next hand-over). While
+    /// the server is away the rows and the release wait in the writer, so
+    /// the broker keeps the messages. After [`Observer::finish`] it waits,
+    /// so that the run's last acknowledgements go out.
     fn sync(&mut self, release: Release) {
-        self.held.push(release);
-        if self.commit_within(SYNC_WAIT) {
-            for r in self.held.drain(..) {
-                r.done();
-            }
+        self.releases.push(release);
+        if self.finished {
+            self.commit();
+        } else {
+            self.hand_over_if_room();
         }
     }
 
@@ -508,6 +523,7 @@ impl Observer for PostgresHistory {
             self.learn_origin(0.0);
         }
         self.commit();
+        self.finished = true;
     }
 }
 

@@ -336,8 +336,10 @@ fn sync_holds_the_release_while_the_server_is_away() {
     let handled: Arc<[AtomicU64]> = Arc::new([AtomicU64::new(0)]);
     let released = || handled[0].load(Ordering::Acquire);
     h.sync(Release::new(vec![2], handled.clone()));
+    // The writer releases it on its own; `commit` waits for it.
+    assert!(h.commit());
     assert_eq!(released(), 2, "nothing waits: durable");
-    drop(server);
+    assert!(server.stop().is_ok());
     // A dead letter, written once the origin is known.
     h.learn_origin(0.0);
     h.rejected(&crate::live::Rejection {
@@ -349,5 +351,17 @@ fn sync_holds_the_release_while_the_server_is_away() {
         t: 1.0,
     });
     h.sync(Release::new(vec![3], handled.clone()));
+    assert!(!h.commit(), "the row waits for the server");
     assert_eq!(released(), 2, "a row waits for the server: not durable");
+    // Back: the writer tries again on its own, with nothing more handed
+    // to it, writes the row and releases the sync.
+    assert!(server.restart().is_ok());
+    let deadline = std::time::Instant::now() + 5 * super::writer::RETRY_EVERY;
+    while released() != 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sync was never released"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

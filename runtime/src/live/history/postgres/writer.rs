@@ -5,14 +5,17 @@
 //! (`COPY ... FROM STDIN`) into the session's staging tables and merged
 //! into the history by key ([`super::schema::staging`]), so a batch
 //! written twice leaves what it left once. A checkpoint is written only
-//! when every row before it is. When the server goes away, the rows wait
+//! when every row before it is. The thread takes every job that is queued
+//! before it writes, so rows handed over together go in one transaction,
+//! and completes the [`Release`]s that came with them once nothing waits
+//! for the server. When the server goes away, the rows wait
 //! (up to [`MAX_PENDING_BYTES`]) and the thread reconnects at most every
 //! [`RETRY_EVERY`]; a batch the server refuses for any other reason is
 //! logged, counted and dropped. Nothing here panics; the run goes on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, GenericClient, NoTls};
@@ -23,6 +26,7 @@ use super::batch::{Batch, Kind};
 use super::schema::{self, one_line};
 use super::{Where, checkpoint};
 use crate::live::Checkpoint;
+use crate::live::release::Release;
 
 /// How long rows wait for the server before more are dropped.
 pub(super) const MAX_PENDING_BYTES: usize = 64 << 20;
@@ -32,8 +36,8 @@ pub(super) const RETRY_EVERY: Duration = Duration::from_secs(2);
 
 /// What the run asks of the writer.
 pub(super) enum Job {
-    /// Rows to write in one transaction.
-    Rows(Batch),
+    /// Rows to write, and the syncs to release once they are written.
+    Rows(Batch, Vec<Release>),
     /// A checkpoint, at twin time `t` (epoch s), written at wall time
     /// `written`.
     Checkpoint {
@@ -75,7 +79,12 @@ pub(super) struct Writer {
     pub(super) last_attempt: Option<Instant>,
     /// Whether the server is known to be away (logged once per outage).
     pub(super) down: bool,
+    /// Syncs whose rows are not all written yet, oldest first.
+    pub(super) held: Vec<Release>,
 }
+
+/// Jobs the writer takes at most before it writes.
+const TAKE_AT_ONCE: usize = 64;
 
 /// Copies COPY text `data` with `sql` (`COPY table FROM STDIN`); an error
 /// is one line.
@@ -94,10 +103,31 @@ pub(super) fn copy(conn: &mut impl GenericClient, sql: &str, data: &str) -> Resu
 impl Writer {
     /// Handles jobs until the history is dropped, then writes what waits.
     pub(super) fn run(mut self, jobs: Receiver<Job>) {
-        while let Ok(job) = jobs.recv() {
-            self.handle(job);
+        loop {
+            // While rows or releases wait for the server, try again on
+            // its own every so often.
+            let job = if self.pending.is_empty() && self.held.is_empty() {
+                jobs.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                jobs.recv_timeout(RETRY_EVERY)
+            };
+            match job {
+                Ok(job) => {
+                    self.handle(job);
+                    for _ in 1..TAKE_AT_ONCE {
+                        match jobs.try_recv() {
+                            Ok(job) => self.handle(job),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            self.write_pending();
         }
         self.flush();
+        self.release();
         if !self.pending.is_empty() {
             self.fail(format_args!(
                 "the history server is away: {} rows were not written",
@@ -113,16 +143,10 @@ impl Writer {
 
     fn handle(&mut self, job: Job) {
         match job {
-            Job::Rows(batch) => {
+            // Written once the queue is empty (`write_pending`).
+            Job::Rows(batch, releases) => {
                 self.pending.append(batch);
-                self.flush();
-                if self.pending.bytes() > MAX_PENDING_BYTES {
-                    let lost = std::mem::take(&mut self.pending);
-                    self.fail(format_args!(
-                        "the history server is away: {} waiting rows were dropped",
-                        lost.len()
-                    ));
-                }
+                self.held.extend(releases);
             }
             Job::Checkpoint { cp, t, written } => {
                 self.flush();
@@ -157,7 +181,7 @@ impl Writer {
                 self.connected();
             }
             Job::Sync(answer) => {
-                self.flush();
+                self.write_pending();
                 let _ = answer.send(self.pending.is_empty());
             }
             Job::Checkpoints { all, answer } => {
@@ -297,6 +321,29 @@ impl Writer {
             }
         }
         self.client.is_some()
+    }
+
+    /// Writes the waiting rows and releases the syncs they came with, or
+    /// drops the oldest rows when too many wait for a server that is away.
+    fn write_pending(&mut self) {
+        self.flush();
+        self.release();
+        if self.pending.bytes() > MAX_PENDING_BYTES {
+            let lost = std::mem::take(&mut self.pending);
+            self.fail(format_args!(
+                "the history server is away: {} waiting rows were dropped",
+                lost.len()
+            ));
+        }
+    }
+
+    /// Completes the held releases once no row waits.
+    fn release(&mut self) {
+        if self.pending.is_empty() {
+            for r in self.held.drain(..) {
+                r.done();
+            }
+        }
     }
 
     /// Writes the waiting rows in one transaction, if the server is there.
