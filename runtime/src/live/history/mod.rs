@@ -44,7 +44,7 @@
 //!
 //! # Writes
 //! The observer binds each row's values and hands the row to the
-//! connection ([`store`]): on the calling thread, or, after
+//! connection (`store`): on the calling thread, or, after
 //! [`SqliteHistory::write_in_background`] (as `twinc run` has it), on a
 //! writer thread of its own, so that a tick never waits for the disk.
 //! Rows go into an open transaction that is committed at the first write
@@ -53,14 +53,14 @@
 //! messages behind the rows: the sync's [`Release`] is done once the
 //! commit is; the writer thread commits once for all the syncs queued
 //! together) and on [`Observer::finish`], which waits for the writer; a
-//! checkpoint is written only after everything before it is committed. Rows are keyed by what they
-//! describe (`(t, instance, signal...)`, a dead letter by its time,
-//! origin, reason, instance and sensor), and a row that exists is replaced
-//! (ticks) or kept (samples, dead letters): a restart that redoes ticks and
-//! re-reads CSV rows after its checkpoint leaves the same history as a run
-//! that never stopped. The write-ahead log is moved into the database by
-//! a thread of its own (`wal`), so no commit waits for an fsync. A
-//! failing write is logged and counted
+//! checkpoint is written only after everything before it is committed.
+//! Rows are keyed by what they describe (`(t, instance, signal...)`, a
+//! dead letter by its time, origin, reason, instance and sensor), and a
+//! row that exists is replaced (ticks) or kept (samples, dead letters): a
+//! restart that redoes ticks and re-reads CSV rows after its checkpoint
+//! leaves the same history as a run that never stopped. The write-ahead
+//! log is moved into the database by a thread of its own (`wal`), so no
+//! commit waits for an fsync. A failing write is logged and counted
 //! ([`SqliteHistory::failures`]), never a panic; the run goes on.
 
 mod checkpoint;
