@@ -86,6 +86,11 @@ pub(super) struct Writer {
 /// Jobs the writer takes at most before it writes.
 const TAKE_AT_ONCE: usize = 64;
 
+/// Bytes of rows past which the writer stops taking queued jobs and
+/// writes: small batches (a sync's) share a transaction, big ones (a fast
+/// replay's) are written one by one, as their merges grow with their size.
+const TAKE_BYTES: usize = 1 << 20;
+
 /// Copies COPY text `data` with `sql` (`COPY table FROM STDIN`); an error
 /// is one line.
 pub(super) fn copy(conn: &mut impl GenericClient, sql: &str, data: &str) -> Result<(), String> {
@@ -115,6 +120,9 @@ impl Writer {
                 Ok(job) => {
                     self.handle(job);
                     for _ in 1..TAKE_AT_ONCE {
+                        if self.pending.bytes() >= TAKE_BYTES {
+                            break;
+                        }
                         match jobs.try_recv() {
                             Ok(job) => self.handle(job),
                             Err(_) => break,
