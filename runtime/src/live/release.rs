@@ -51,13 +51,6 @@ impl Release {
         // Dropping the last reference releases the counts (`Inner::drop`).
         self.inner.take();
     }
-
-    /// Whether the token carries no message at all.
-    pub fn is_empty(&self) -> bool {
-        self.inner
-            .as_ref()
-            .is_none_or(|i| i.counts.iter().all(|n| *n == 0))
-    }
 }
 
 impl Clone for Release {
@@ -135,7 +128,5 @@ mod tests {
         Release::new(vec![2], handled.clone()).done();
         Release::new(vec![3], handled.clone()).done();
         assert_eq!(read(&handled), [5]);
-        assert!(Release::new(vec![0], handled.clone()).is_empty());
-        assert!(!Release::new(vec![1], handled).is_empty());
     }
 }

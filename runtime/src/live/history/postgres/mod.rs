@@ -333,8 +333,12 @@ impl PostgresHistory {
         }
     }
 
+    /// Hands over the rows, and the releases of syncs that found the
+    /// writer's queue full, once a second or once the rows fill a batch.
+    /// (Releases must not wait for more rows: the broker may be waiting for
+    /// their acknowledgements before it sends any.)
     fn commit_if_due(&mut self) {
-        if !self.batch.is_empty()
+        if (!self.batch.is_empty() || !self.releases.is_empty())
             && (self.last_send.elapsed() >= self.commit_every
                 || self.batch.bytes() >= MAX_BATCH_BYTES)
         {

@@ -151,7 +151,7 @@ impl Writer {
 
     fn handle(&mut self, job: Job) {
         match job {
-            // Written once the queue is empty (`write_pending`).
+            // Written with what is queued behind it (`run`).
             Job::Rows(batch, releases) => {
                 self.pending.append(batch);
                 self.held.extend(releases);
