@@ -509,11 +509,8 @@ fn latency(dir: &Path, port: u16, rate: f64, every: usize, command_qos: u8, tria
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     let at = now_epoch();
-                    let value = serde_json::from_slice::<serde_json::Value>(&p.payload)
-                        .ok()
-                        .and_then(|v| v["value"].as_f64());
-                    if let (Some(v), Ok(mut a)) = (value, sink.lock()) {
-                        a.push((v as u64, at));
+                    if let (Some(v), Ok(mut a)) = (value_of(&p.payload), sink.lock()) {
+                        a.push((v, at));
                     }
                 }
                 Ok(_) => {}
@@ -582,10 +579,7 @@ fn latency(dir: &Path, port: u16, rate: f64, every: usize, command_qos: u8, tria
         })
         .collect();
     ms.sort_by(f64::total_cmp);
-    let pick = |q: f64| {
-        let i = ((ms.len() as f64 * q) as usize).min(ms.len().saturating_sub(1));
-        ms.get(i).copied().unwrap_or(f64::NAN)
-    };
+    let pick = |q: f64| quantile(&ms, q);
     let first = (rate * LATENCY_WARM_UP).ceil() as usize;
     let counted = (first..total)
         .filter(|j| (j / TWINS).is_multiple_of(every))
@@ -609,6 +603,12 @@ fn latency(dir: &Path, port: u16, rate: f64, every: usize, command_qos: u8, tria
             String::new()
         }
     );
+}
+
+/// The `q` quantile of `sorted` (the last value for 1), NaN when empty.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let i = ((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1));
+    sorted.get(i).copied().unwrap_or(f64::NAN)
 }
 
 /// The `"value"` of a JSON payload, as the number that names a sample.
@@ -697,13 +697,12 @@ fn breakdown(marks: &[Mark], sent: &[f64], arrivals: &[(u64, f64)], rate: f64) {
     for (k, hop) in HOPS.iter().enumerate() {
         let mut col: Vec<f64> = rows.iter().map(|r| r[k]).collect();
         col.sort_by(f64::total_cmp);
-        let q = |p: f64| col[((col.len() as f64 * p) as usize).min(col.len() - 1)];
         let mean = worst.iter().map(|r| r[k]).sum::<f64>() / worst.len() as f64;
         println!(
             "    {hop:>34}: {:6.2} / {:6.2} / {:6.2} | {mean:6.2}",
-            q(0.5),
-            q(0.99),
-            col[col.len() - 1]
+            quantile(&col, 0.5),
+            quantile(&col, 0.99),
+            quantile(&col, 1.0)
         );
     }
 }

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Messages handled since the last sync, acknowledged once every holder
 /// is [`Release::done`] with it. Cloning gives another holder.
+#[derive(Clone)]
 pub struct Release {
     inner: Option<Arc<Inner>>,
 }
@@ -50,14 +51,6 @@ impl Release {
     pub fn done(mut self) {
         // Dropping the last reference releases the counts (`Inner::drop`).
         self.inner.take();
-    }
-}
-
-impl Clone for Release {
-    fn clone(&self) -> Release {
-        Release {
-            inner: self.inner.clone(),
-        }
     }
 }
 

@@ -384,6 +384,15 @@ impl SqliteHistory {
         }
     }
 
+    /// Commits if the open transaction is due, on the calling thread; the
+    /// writer thread checks by itself after each round of batches, so
+    /// nothing is queued per row for it.
+    fn commit_if_due(&mut self) {
+        if let Writer::Here(_) = self.writer {
+            self.send(Op::CommitIfDue);
+        }
+    }
+
     /// Writes one row with `stmt`.
     fn write(&mut self, stmt: Stmt, values: Vec<Value>) {
         self.send(Op::Write(stmt, values));
@@ -539,7 +548,7 @@ impl Observer for SqliteHistory {
         if rows::records(self.decimate, fleet.tick_index(), fleet.step()) {
             self.write_signals(fleet, tick.epoch);
         }
-        self.send(Op::CommitIfDue);
+        self.commit_if_due();
         self.hand_over();
     }
 
@@ -551,7 +560,7 @@ impl Observer for SqliteHistory {
             Some(origin) => self.write_sample(origin, row),
             None => self.waiting.push(Waiting::Sample(row)),
         }
-        self.send(Op::CommitIfDue);
+        self.commit_if_due();
     }
 
     fn rejected(&mut self, rejection: &Rejection) {
@@ -559,7 +568,7 @@ impl Observer for SqliteHistory {
             Some(origin) => self.write_rejected(origin, rejection),
             None => self.waiting.push(Waiting::Rejected(rejection.clone())),
         }
-        self.send(Op::CommitIfDue);
+        self.commit_if_due();
     }
 
     fn checkpoint(&mut self, cp: &Checkpoint) {

@@ -173,11 +173,7 @@ impl Store {
     pub fn apply(&mut self, op: Op) {
         match op {
             Op::Write(stmt, values) => self.write(stmt, &values),
-            Op::CommitIfDue => {
-                if self.open && self.last_commit.elapsed() >= self.commit_every {
-                    self.commit();
-                }
-            }
+            Op::CommitIfDue => self.commit_if_due(),
             Op::Commit => self.commit(),
             Op::Checkpoint { cp, t, written } => {
                 self.commit();
@@ -193,6 +189,13 @@ impl Store {
                 self.settle();
                 let _ = answer.send(());
             }
+        }
+    }
+
+    /// Commits if the open transaction is older than the commit interval.
+    fn commit_if_due(&mut self) {
+        if self.open && self.last_commit.elapsed() >= self.commit_every {
+            self.commit();
         }
     }
 
@@ -212,7 +215,9 @@ impl Store {
     }
 
     /// Applies ops as they come until the history closes the queue; then
-    /// commits what is left.
+    /// commits what is left. Whether a commit is due is checked once per
+    /// round of batches here, not per row (the history sends no
+    /// [`Op::CommitIfDue`] to a thread).
     pub fn run(mut self, batches: Receiver<Vec<Op>>) {
         while let Ok(batch) = batches.recv() {
             batch.into_iter().for_each(|op| self.apply(op));
@@ -222,6 +227,7 @@ impl Store {
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
+            self.commit_if_due();
             self.settle();
         }
         self.commit();
